@@ -12,7 +12,7 @@ namespace {
 
 Level initial_level() {
   Level l = Level::info;
-  if (const char* env = std::getenv("TIDE_LOG")) parse_level(env, &l);
+  if (const char* env = std::getenv("TIDE_LOG")) (void)parse_level(env, &l);
   return l;
 }
 

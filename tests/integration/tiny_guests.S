@@ -1,0 +1,83 @@
+/* Tiny 64-bit test guests, entered directly in long mode by the tests (identity-mapped
+ * first 4 GiB). Position-independent: each is copied to guest RAM from _start to _end.
+ * On entry RDI holds the vCPU index. */
+        .section .rodata
+        .code64
+
+/* Port and MMIO dispatch: 8/16/32-bit outs to 0x600/0x602/0x604, an 8-bit in from 0x606
+ * (the test device answers 0x5a), an MMIO write of 0x12345678 to 0xd0000000 and a 4-byte
+ * read back, then exits through the debug-exit port with (in_value + mmio_read_low_byte). */
+        .globl tiny_io_start, tiny_io_end
+tiny_io_start:
+        mov $0x600, %dx
+        mov $0xab, %al
+        out %al, %dx
+        mov $0x602, %dx
+        mov $0xbeef, %ax
+        out %ax, %dx
+        mov $0x604, %dx
+        mov $0xcafef00d, %eax
+        out %eax, %dx
+        mov $0x606, %dx
+        in %dx, %al
+        movzbl %al, %ebx
+        mov $0xd0000000, %ecx
+        movl $0x12345678, (%rcx)
+        movl (%rcx), %eax
+        add %eax, %ebx
+        mov %bl, %al
+        mov $0x501, %dx
+        out %al, %dx
+1:      jmp 1b
+tiny_io_end:
+
+/* Debug exit with status 42. */
+        .globl tiny_exit42_start, tiny_exit42_end
+tiny_exit42_start:
+        mov $0x501, %dx
+        mov $42, %al
+        out %al, %dx
+1:      jmp 1b
+tiny_exit42_end:
+
+/* Wait port: sleep with the timeout in microseconds held at 0x3000 (32-bit out to 0x504),
+ * then report on port 0x600 and exit 0. */
+        .globl tiny_wait_start, tiny_wait_end
+tiny_wait_start:
+        mov $0x3000, %ecx
+        movl (%rcx), %eax
+        mov $0x504, %dx
+        out %eax, %dx
+        mov $0x600, %dx
+        mov $1, %al
+        out %al, %dx
+        mov $0x501, %dx
+        xor %al, %al
+        out %al, %dx
+1:      jmp 1b
+tiny_wait_end:
+
+/* Every vCPU reports its index on port 0x600, then spins until the VMM stops the VM. */
+        .globl tiny_smp_start, tiny_smp_end
+tiny_smp_start:
+        mov %edi, %eax
+        mov $0x600, %dx
+        out %al, %dx
+1:      pause
+        jmp 1b
+tiny_smp_end:
+
+/* A native busy loop of 200 million iterations, then exit 7: a guest that only runs fast
+ * if it runs natively. */
+        .globl tiny_loop_start, tiny_loop_end
+tiny_loop_start:
+        mov $200000000, %rcx
+1:      dec %rcx
+        jnz 1b
+        mov $0x501, %dx
+        mov $7, %al
+        out %al, %dx
+2:      jmp 2b
+tiny_loop_end:
+
+        .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,212 @@
+#include "vmm/machine/vm.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "guestmm/base/log.hpp"
+#include "vmm/boot/cpu_setup.hpp"
+#include "vmm/kvm/thread.hpp"
+#include "vmm/machine/layout.hpp"
+
+namespace tide::vmm {
+namespace {
+
+thread_local int tls_vcpu_index = -1;
+
+// Longest single sleep in the wait port (a guest that wants longer waits again); stopping
+// the VM wakes sleepers at once whatever the timeout.
+constexpr uint32_t kMaxWaitUs = 10'000'000;
+
+}  // namespace
+
+Result<std::unique_ptr<Vm>> Vm::create(const KvmSystem& kvm, const gmm::Pool& pool, uint64_t pool_offset,
+                                       const VmConfig& config, EventLoop& events) {
+  if (config.nr_vcpus == 0 || config.nr_vcpus > 254) {
+    return make_error(std::errc::invalid_argument, log::strf("%u vCPUs: tide supports 1 to 254", config.nr_vcpus));
+  }
+  std::unique_ptr<Vm> vm(new Vm(config, events));
+  TIDE_TRY_ASSIGN(vmfd, VmFd::create(kvm));
+  vm->vm_ = std::move(vmfd);
+  TIDE_TRY_ASSIGN(ram, gmm::GuestRam::create_flat(pool, pool_offset, layout::ram_ranges(config.memory_bytes)));
+  vm->ram_ = std::move(ram);
+  uint32_t slot = 0;
+  for (const gmm::MemoryRegion& r : vm->ram_.regions()) {
+    TIDE_TRY(vm->vm_.set_memory_region(slot++, r.base.value(), r.size_bytes, r.host));
+  }
+  TIDE_TRY(vm->vm_.create_irqchip());
+  vm->waker_ = std::make_unique<VcpuWaker>(config.nr_vcpus);
+  vm->interrupts_ = std::make_unique<KvmInterrupts>(vm->vm_, *vm->waker_);
+  TIDE_TRY(vm->interrupts_->init());
+  vm->doorbells_ = std::make_unique<KvmDoorbells>(vm->vm_, events);
+  TIDE_TRY_ASSIGN(cpuid, kvm.supported_cpuid());
+  vm->supported_cpuid_ = std::move(cpuid);
+  for (uint32_t i = 0; i < config.nr_vcpus; ++i) {
+    TIDE_TRY_ASSIGN(fd, vm->vm_.create_vcpu(i, kvm.vcpu_mmap_size()));
+    TIDE_TRY(fd.set_cpuid(cpuid_for_vcpu(vm->supported_cpuid_, i, config.nr_vcpus)));
+    VcpuSlot s;
+    s.fd = std::make_unique<VcpuFd>(std::move(fd));
+    s.counters = std::make_unique<VcpuCounters>();
+    vm->vcpus_.push_back(std::move(s));
+  }
+  vm->host_kind_ = detect_host_kind(*vm->vcpus_[0].fd);
+  return vm;
+}
+
+Vm::~Vm() {
+  request_stop(VmExit{VmExit::Kind::stopped, 0, "VM destroyed"});
+  join_all();
+}
+
+Status Vm::start() {
+  install_kick_handler();
+  for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+    running_vcpus_.fetch_add(1);
+    vcpus_[i].thread = std::thread([this, i] { vcpu_loop(i); });
+  }
+  return ok();
+}
+
+void Vm::request_stop(VmExit exit) {
+  {
+    std::lock_guard lock(exit_mutex_);
+    if (exited_) return;
+    exited_ = true;
+    exit_ = std::move(exit);
+  }
+  stopping_.store(true, std::memory_order_release);
+  for (VcpuSlot& s : vcpus_) {
+    // immediate_exit closes the window between the loop's stopping() check and KVM_RUN.
+    s.fd->run_area()->immediate_exit = 1;
+    if (s.thread.joinable()) kick_thread(s.thread.native_handle());
+  }
+  if (waker_) waker_->stop();
+  exit_cv_.notify_all();
+}
+
+VmExit Vm::wait() {
+  {
+    std::unique_lock lock(exit_mutex_);
+    exit_cv_.wait(lock, [this] { return exited_; });
+  }
+  join_all();
+  std::lock_guard lock(exit_mutex_);
+  return exit_;
+}
+
+void Vm::join_all() {
+  for (VcpuSlot& s : vcpus_) {
+    if (s.thread.joinable() && s.thread.get_id() != std::this_thread::get_id()) s.thread.join();
+  }
+}
+
+int Vm::current_vcpu() { return tls_vcpu_index; }
+
+void Vm::wait_port_sleep(uint32_t timeout_us) {
+  int index = tls_vcpu_index;
+  if (index < 0 || timeout_us == 0) return;
+  vcpus_[static_cast<uint32_t>(index)].counters->waits.fetch_add(1, std::memory_order_relaxed);
+  bool woken = waker_->wait(static_cast<uint32_t>(index), std::chrono::microseconds(std::min(timeout_us, kMaxWaitUs)));
+  auto& c = *vcpus_[static_cast<uint32_t>(index)].counters;
+  (woken ? c.wait_wakeups : c.wait_timeouts).fetch_add(1, std::memory_order_relaxed);
+}
+
+void Vm::vcpu_loop(uint32_t index) {
+  set_current_thread_name("vcpu" + std::to_string(index));
+  tls_vcpu_index = static_cast<int>(index);
+  VcpuSlot& slot = vcpus_[index];
+  while (!stopping()) {
+    auto ran = slot.fd->run();
+    if (!ran) {
+      request_stop(VmExit{VmExit::Kind::error, 1, ran.error().message()});
+      break;
+    }
+    if (!*ran) continue;  // interrupted: re-check stopping()
+    kvm_run* run = slot.fd->run_area();
+    switch (run->exit_reason) {
+      case KVM_EXIT_IO:
+        if (auto st = handle_io(slot); !st) request_stop(VmExit{VmExit::Kind::error, 1, st.error().message()});
+        break;
+      case KVM_EXIT_MMIO:
+        handle_mmio(slot);
+        break;
+      case KVM_EXIT_HLT:
+      case KVM_EXIT_IRQ_WINDOW_OPEN:
+      case KVM_EXIT_INTR:
+        break;
+      case KVM_EXIT_SHUTDOWN: {
+        auto regs = slot.fd->get_regs();
+        request_stop(VmExit{VmExit::Kind::reset, 0,
+                            log::strf("vCPU %u triple-faulted at rip 0x%llx (guest reset)", index,
+                                      regs ? static_cast<unsigned long long>(regs->rip) : 0ULL)});
+        break;
+      }
+      case KVM_EXIT_SYSTEM_EVENT:
+        if (run->system_event.type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+          request_stop(VmExit{VmExit::Kind::shutdown, 0, "the guest powered off"});
+        } else if (run->system_event.type == KVM_SYSTEM_EVENT_RESET) {
+          request_stop(VmExit{VmExit::Kind::reset, 0, "the guest reset"});
+        } else {
+          request_stop(VmExit{VmExit::Kind::error, 1, log::strf("guest system event %u", run->system_event.type)});
+        }
+        break;
+      case KVM_EXIT_INTERNAL_ERROR: {
+        auto regs = slot.fd->get_regs();
+        request_stop(VmExit{VmExit::Kind::error, 1,
+                            log::strf("KVM internal error %u on vCPU %u at rip 0x%llx (see dmesg)",
+                                      run->internal.suberror, index,
+                                      regs ? static_cast<unsigned long long>(regs->rip) : 0ULL)});
+        break;
+      }
+      case KVM_EXIT_FAIL_ENTRY:
+        request_stop(VmExit{VmExit::Kind::error, 1,
+                            log::strf("KVM could not enter vCPU %u (reason 0x%llx)", index,
+                                      static_cast<unsigned long long>(run->fail_entry.hardware_entry_failure_reason))});
+        break;
+      default:
+        request_stop(VmExit{VmExit::Kind::error, 1, log::strf("unexpected KVM exit %u on vCPU %u", run->exit_reason, index)});
+        break;
+    }
+  }
+  running_vcpus_.fetch_sub(1);
+}
+
+Status Vm::handle_io(VcpuSlot& slot) {
+  kvm_run* run = slot.fd->run_area();
+  slot.counters->pio_exits.fetch_add(1, std::memory_order_relaxed);
+  std::span<uint8_t> data = slot.fd->io_data();
+  const uint16_t port = run->io.port;
+  const size_t size = run->io.size;
+  if (run->io.direction == KVM_EXIT_IO_OUT && size == 4 && run->io.count == 1 && host_kind_ == HostKind::pvm) {
+    // PVM quirk (PVM.md): a 32-bit `out dx, eax` may arrive with data 0; RAX is right.
+    TIDE_TRY_ASSIGN(regs, slot.fd->get_regs());
+    auto eax = static_cast<uint32_t>(regs.rax);
+    std::memcpy(data.data(), &eax, 4);
+  }
+  for (uint32_t i = 0; i < run->io.count; ++i) {
+    std::span<uint8_t> d = data.subspan(i * size, size);
+    bool handled = run->io.direction == KVM_EXIT_IO_OUT ? pio_.write(port, d) : pio_.read(port, d);
+    if (!handled) {
+      std::lock_guard lock(unhandled_mutex_);
+      if (unhandled_[port]++ == 0) log::debug("%s: unclaimed port 0x%x (%zu bytes)", config_.name.c_str(), port, size);
+    }
+  }
+  return ok();
+}
+
+void Vm::handle_mmio(VcpuSlot& slot) {
+  kvm_run* run = slot.fd->run_area();
+  slot.counters->mmio_exits.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t addr = run->mmio.phys_addr;
+  const uint32_t len = std::min<uint32_t>(run->mmio.len, 8);
+  std::span<uint8_t> d(run->mmio.data, len);
+  bool handled = run->mmio.is_write ? mmio_.write(addr, d) : mmio_.read(addr, d);
+  if (!handled) {
+    std::lock_guard lock(unhandled_mutex_);
+    if (unhandled_[addr | (uint64_t{1} << 63)]++ == 0) {
+      log::warn("%s: unclaimed MMIO %s at 0x%llx (%u bytes)", config_.name.c_str(),
+                run->mmio.is_write ? "write" : "read", static_cast<unsigned long long>(addr), len);
+    }
+  }
+}
+
+}  // namespace tide::vmm

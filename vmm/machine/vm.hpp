@@ -1,0 +1,125 @@
+// Vm: one guest on KVM — its VM fd, RAM window (from guestmm), in-kernel irqchip, port and
+// MMIO buses, interrupt routes, doorbells and vCPU threads ("vcpu0".."vcpuN-1").
+// Life cycle: create() -> set up devices and boot state -> start() -> wait(). Any thread
+// may call request_stop(); the first reason wins; every vCPU thread is kicked out of
+// KVM_RUN (immediate_exit + signal) and out of the wait port, then joined by wait() or the
+// destructor, on every exit path.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devices/bus.hpp"
+#include "guestmm/guest_memory.hpp"
+#include "guestmm/guest_ram.hpp"
+#include "guestmm/pool.hpp"
+#include "vmm/kvm/host_kind.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/kvm/vcpu_fd.hpp"
+#include "vmm/kvm/vm_fd.hpp"
+#include "vmm/machine/event_loop.hpp"
+#include "vmm/machine/kvm_doorbells.hpp"
+#include "vmm/machine/kvm_interrupts.hpp"
+#include "vmm/machine/vcpu_waker.hpp"
+#include "vmm/machine/vm_exit.hpp"
+
+namespace tide::vmm {
+
+struct VmConfig {
+  std::string name = "guest";
+  uint64_t memory_bytes = 0;
+  uint32_t nr_vcpus = 1;
+};
+
+struct VcpuCounters {
+  std::atomic<uint64_t> pio_exits{0};
+  std::atomic<uint64_t> mmio_exits{0};
+  std::atomic<uint64_t> waits{0};          // wait-port sleeps entered
+  std::atomic<uint64_t> wait_wakeups{0};   // ... ended by work for the guest (or stop)
+  std::atomic<uint64_t> wait_timeouts{0};  // ... ended by their timeout
+};
+
+class Vm {
+ public:
+  // Creates the VM with RAM mapped flat from pool bytes at `pool_offset`.
+  [[nodiscard]] static Result<std::unique_ptr<Vm>> create(const KvmSystem& kvm, const gmm::Pool& pool,
+                                                          uint64_t pool_offset, const VmConfig& config,
+                                                          EventLoop& events);
+  Vm(const Vm&) = delete;
+  Vm& operator=(const Vm&) = delete;
+  ~Vm();
+
+  [[nodiscard]] const VmConfig& config() const { return config_; }
+  [[nodiscard]] HostKind host_kind() const { return host_kind_; }
+  [[nodiscard]] gmm::GuestMemory memory() const { return ram_.memory(); }
+  [[nodiscard]] const gmm::GuestRam& ram() const { return ram_; }
+  [[nodiscard]] dev::Bus& pio() { return pio_; }
+  [[nodiscard]] dev::Bus& mmio() { return mmio_; }
+  [[nodiscard]] KvmInterrupts& interrupts() { return *interrupts_; }
+  [[nodiscard]] KvmDoorbells& doorbells() { return *doorbells_; }
+  [[nodiscard]] VcpuWaker& waker() { return *waker_; }
+  [[nodiscard]] EventLoop& events() { return events_; }
+  [[nodiscard]] const std::vector<kvm_cpuid_entry2>& supported_cpuid() const { return supported_cpuid_; }
+  // For set-up before start(), and for statistics.
+  [[nodiscard]] VcpuFd& vcpu(uint32_t index) { return *vcpus_.at(index).fd; }
+  [[nodiscard]] const VcpuCounters& vcpu_counters(uint32_t index) const { return *vcpus_.at(index).counters; }
+
+  // Spawns the vCPU threads. Thread: the owner, once.
+  [[nodiscard]] Status start();
+  // Ends the VM with `exit` unless it already ended. Thread: any, including vCPU threads.
+  void request_stop(VmExit exit);
+  // Blocks until the VM ended and every vCPU thread is joined.
+  VmExit wait();
+  [[nodiscard]] bool stopping() const { return stopping_.load(std::memory_order_acquire); }
+
+  // The wait port's sleep, for the vCPU that is dispatching the access. Thread: vCPU.
+  void wait_port_sleep(uint32_t timeout_us);
+  // The index of the vCPU whose thread calls this, or -1.
+  [[nodiscard]] static int current_vcpu();
+
+ private:
+  struct VcpuSlot {
+    std::unique_ptr<VcpuFd> fd;
+    std::unique_ptr<VcpuCounters> counters;
+    std::thread thread;
+  };
+  Vm(VmConfig config, EventLoop& events) : config_(std::move(config)), events_(events) {}
+  void vcpu_loop(uint32_t index);
+  [[nodiscard]] Status handle_io(VcpuSlot& slot);
+  void handle_mmio(VcpuSlot& slot);
+  void join_all();
+
+  VmConfig config_;
+  EventLoop& events_;
+  VmFd vm_;
+  gmm::GuestRam ram_;
+  HostKind host_kind_ = HostKind::hardware;
+  std::vector<kvm_cpuid_entry2> supported_cpuid_;
+  std::unique_ptr<VcpuWaker> waker_;
+  std::unique_ptr<KvmInterrupts> interrupts_;
+  std::unique_ptr<KvmDoorbells> doorbells_;
+  // After the interrupt and doorbell owners: the buses hold the devices, and devices
+  // release their MSI routes and doorbells when destroyed.
+  dev::Bus pio_;
+  dev::Bus mmio_;
+  std::vector<VcpuSlot> vcpus_;
+
+  std::atomic<bool> stopping_{false};
+  std::mutex exit_mutex_;
+  std::condition_variable exit_cv_;
+  bool exited_ = false;
+  VmExit exit_;
+  std::atomic<uint32_t> running_vcpus_{0};
+  std::mutex unhandled_mutex_;
+  std::map<uint64_t, uint64_t> unhandled_;  // address -> count (logged on first)
+};
+
+}  // namespace tide::vmm
