@@ -12,7 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   qemu-system-x86 gnuplot-nox curl
   libvirt0 libvirt-clients
-  xz-utils zstd
+  xz-utils zstd lz4
 )
 missing=()
 for p in "${packages[@]}"; do
