@@ -1,0 +1,179 @@
+// Implementations of the script commands (see commands.hpp).
+#include "kernel/commands.hpp"
+
+#include "arch/lapic.hpp"
+#include "arch/pvm.hpp"
+#include "dev/acpi.hpp"
+#include "dev/clock.hpp"
+#include "dev/debug_exit.hpp"
+#include "dev/pci.hpp"
+#include "dev/wait.hpp"
+#include "kernel/boot_info.hpp"
+#include "kernel/memtouch.hpp"
+#include "lib/format.hpp"
+#include "mm/buddy.hpp"
+#include "virtio/virtio_rng.hpp"
+
+namespace tg {
+namespace {
+
+using lib::Text;
+
+BootFacts g_boot_facts;
+
+void print_text(Text t) { kprintf("%.*s", static_cast<int>(t.size()), t.data()); }
+
+CommandResult fail(const char* command, const char* reason) {
+  kprintf("tideguest: %s: %s\n", command, reason);
+  return CommandResult::kFailed;
+}
+
+const char* memmap_type_name(uint32_t type) {
+  switch (type) {
+    case 1: return "ram";
+    case 2: return "reserved";
+    case 3: return "acpi";
+    case 4: return "nvs";
+    case 5: return "unusable";
+    case 7: return "pmem";
+    default: return "other";
+  }
+}
+
+CommandResult cmd_info() {
+  const BootInfo& bi = boot_info();
+  const dev::AcpiSummary& acpi = dev::acpi();
+  const mm::BuddyAllocator& pages = mm::page_allocator();
+  kprintf("info: pvm=%s mode=%s pvm_features=0x%lx vmm=%s wait_port=%s\n",
+          arch::on_pvm() ? "yes" : "no", arch::on_pvm() ? "native-vif" : "native",
+          arch::pvm_features(), dev::wait_port_present() ? "tide" : "other",
+          dev::wait_port_present() ? "yes" : "no");
+  kprintf("info: clock=%s tsc_khz=%lu\n", dev::clock_source_name(), dev::tsc_khz());
+  kprintf("info: cpus=%u apic=%s apic_id=%u\n", acpi.cpu_count == 0 ? 1u : acpi.cpu_count,
+          arch::lapic_mode_name(), arch::lapic_id());
+  for (size_t i = 0; i < bi.memmap_count(); ++i) {
+    const hvm_memmap_table_entry& e = bi.memmap(i);
+    if (e.size == 0) continue;
+    kprintf("info: memmap 0x%012lx-0x%012lx %s\n", e.addr, e.addr + e.size - 1,
+            memmap_type_name(e.type));
+  }
+  const uint64_t free_pages = pages.free_page_count();
+  kprintf("info: ram=%luMiB managed_pages=%lu free_pages=%lu free=%luMiB kept=%luMiB\n",
+          mm::phys_map().ram_bytes() >> 20, pages.managed_page_count(), free_pages,
+          free_pages >> 8, memtouch_kept_bytes() >> 20);
+  kprintf("info: acpi=%s rsdp=0x%lx mcfg=%s ecam=0x%lx tables=", acpi.found ? "yes" : "no",
+          acpi.rsdp, acpi.has_mcfg ? "yes" : "no",
+          acpi.has_mcfg ? acpi.ecam_base : dev::pci_ecam_base());
+  for (size_t i = 0; i < acpi.table_count; ++i) kprintf("%s%s", i ? "," : "", acpi.tables[i]);
+  kprintf("\n");
+  kprintf("info: boot_us=%lu emulated_us=%lu modules=%zu cmdline=\"%s\"\n",
+          g_boot_facts.boot_us, g_boot_facts.native_entry_us, bi.module_count(), bi.cmdline());
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_pci() {
+  dev::pci_init();
+  for (size_t i = 0; i < dev::pci_function_count(); ++i) {
+    const dev::PciFunction& f = dev::pci_function(i);
+    kprintf("pci %02x:%02x.%x %04x:%04x class %02x\n", f.bus, f.device, f.function, f.vendor_id,
+            f.device_id, f.class_code);
+    if ((f.read8(0x0e) & 0x7f) != 0) continue;  // bridges: no BAR listing
+    for (unsigned b = 0; b < 6; ++b) {
+      dev::PciBar bar = dev::pci_read_bar(f, b, true);
+      if (bar.present) {
+        kprintf("  bar%u %s%s 0x%lx size 0x%lx%s\n", b, bar.io ? "io" : (bar.is64 ? "mem64" : "mem32"),
+                bar.prefetchable ? " pref" : "", bar.base, bar.size,
+                bar.base == 0 ? " (unassigned)" : "");
+      }
+      if (bar.is64) ++b;
+    }
+  }
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_rng(Text args) {
+  uint64_t count = 0;
+  if (!args.take_word().parse_u64(&count)) return fail("rng", "usage: rng N (bytes)");
+  virtio::VirtioRng& rng = virtio::virtio_rng();
+  const char* error = nullptr;
+  if (!rng.init(&error)) return fail("rng", error);
+  static uint8_t chunk[4096];
+  uint8_t first[16] = {};
+  size_t first_count = 0;
+  for (uint64_t done = 0; done < count;) {
+    size_t want = count - done > sizeof(chunk) ? sizeof(chunk) : static_cast<size_t>(count - done);
+    size_t got = 0;
+    if (!rng.read(chunk, want, &got, &error)) return fail("rng", error);
+    for (size_t i = 0; i < got && first_count < sizeof(first); ++i) first[first_count++] = chunk[i];
+    done += got;
+  }
+  kprintf("rng: %lu bytes from virtio-rng (irqs=%lu) first=", count, rng.interrupt_count());
+  for (size_t i = 0; i < first_count; ++i) kprintf("%02x", first[i]);
+  kprintf("\n");
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_memtouch(Text args) {
+  MemtouchOptions options;
+  if (!args.take_word().parse_size(&options.size_bytes) || options.size_bytes == 0)
+    return fail("memtouch", "usage: memtouch SIZE[K|M|G] [seq|rand] [PASSES] [keep]");
+  for (Text word = args.take_word(); !word.empty(); word = args.take_word()) {
+    uint64_t passes = 0;
+    if (word == Text("seq")) options.random = false;
+    else if (word == Text("rand")) options.random = true;
+    else if (word == Text("keep")) options.keep = true;
+    else if (word.parse_u64(&passes) && passes >= 1 && passes <= 1000000)
+      options.passes = static_cast<unsigned>(passes);
+    else return fail("memtouch", "usage: memtouch SIZE[K|M|G] [seq|rand] [PASSES] [keep]");
+  }
+  const char* error = nullptr;
+  if (!memtouch(options, &error)) return fail("memtouch", error);
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_sleep(Text args) {
+  uint64_t ms = 0;
+  if (!args.take_word().parse_u64(&ms)) return fail("sleep", "usage: sleep MS");
+  dev::sleep_us(ms * 1000);
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_mmcheck() {
+  const char* problem = nullptr;
+  const mm::BuddyAllocator& pages = mm::page_allocator();
+  if (!pages.check_invariants(&problem)) return fail("mmcheck", problem);
+  kprintf("mmcheck: ok free_pages=%lu blocks=", pages.free_page_count());
+  for (unsigned order = 0; order <= mm::kMaxOrder; ++order)
+    kprintf("%s%lu", order ? "," : "", pages.free_block_count(order));
+  kprintf("\n");
+  return CommandResult::kOk;
+}
+
+}  // namespace
+
+BootFacts& boot_facts() { return g_boot_facts; }
+
+CommandResult run_command(Text command) {
+  Text args = command;
+  Text name = args.take_word();
+  if (name == Text("echo")) {
+    print_text(args);
+    kprintf("\n");
+    return CommandResult::kOk;
+  }
+  if (name == Text("info")) return cmd_info();
+  if (name == Text("pci")) return cmd_pci();
+  if (name == Text("rng")) return cmd_rng(args);
+  if (name == Text("memtouch")) return cmd_memtouch(args);
+  if (name == Text("sleep")) return cmd_sleep(args);
+  if (name == Text("mmcheck")) return cmd_mmcheck();
+  if (name == Text("exit")) {
+    uint64_t status = 0;
+    Text value = args.take_word();
+    if (!value.empty() && !value.parse_u64(&status)) return fail("exit", "usage: exit N (0-255)");
+    dev::debug_exit(static_cast<uint8_t>(status));
+  }
+  return CommandResult::kUnknown;
+}
+
+}  // namespace tg
