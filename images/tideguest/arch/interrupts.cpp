@@ -61,21 +61,21 @@ bool in_kernel_image(uint64_t address) {
 }
 
 [[noreturn]] void crash(const InterruptFrame* f) {
-  kprintf("\ntideguest: exception %llu (%s) error=0x%llx\n", f->vector,
+  kprintf("\ntideguest: exception %lu (%s) error=0x%lx\n", f->vector,
           kExceptionNames[f->vector], f->error_code);
-  kprintf("  rip=%016llx cs=%04llx rflags=%016llx rsp=%016llx ss=%04llx\n", f->rip, f->cs,
+  kprintf("  rip=%016lx cs=%04lx rflags=%016lx rsp=%016lx ss=%04lx\n", f->rip, f->cs,
           f->rflags, f->rsp, f->ss);
-  if (f->vector == kPageFault) kprintf("  cr2=%016llx\n", read_cr2());
-  kprintf("  rax=%016llx rbx=%016llx rcx=%016llx rdx=%016llx\n", f->rax, f->rbx, f->rcx, f->rdx);
-  kprintf("  rsi=%016llx rdi=%016llx rbp=%016llx r8 =%016llx\n", f->rsi, f->rdi, f->rbp, f->r8);
-  kprintf("  r9 =%016llx r10=%016llx r11=%016llx r12=%016llx\n", f->r9, f->r10, f->r11, f->r12);
-  kprintf("  r13=%016llx r14=%016llx r15=%016llx cr3=%016llx\n", f->r13, f->r14, f->r15,
+  if (f->vector == kPageFault) kprintf("  cr2=%016lx\n", read_cr2());
+  kprintf("  rax=%016lx rbx=%016lx rcx=%016lx rdx=%016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+  kprintf("  rsi=%016lx rdi=%016lx rbp=%016lx r8 =%016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
+  kprintf("  r9 =%016lx r10=%016lx r11=%016lx r12=%016lx\n", f->r9, f->r10, f->r11, f->r12);
+  kprintf("  r13=%016lx r14=%016lx r15=%016lx cr3=%016lx\n", f->r13, f->r14, f->r15,
           read_cr3());
   kprintf("  backtrace:");
   uint64_t rbp = f->rbp;
   for (int i = 0; i < kBacktraceDepth && (rbp & 7) == 0 && in_kernel_image(rbp); ++i) {
     auto* frame = reinterpret_cast<const uint64_t*>(rbp);
-    kprintf(" %llx", frame[1]);
+    kprintf(" %lx", frame[1]);
     rbp = frame[0];
   }
   kprintf("\n");

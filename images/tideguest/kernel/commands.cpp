@@ -66,8 +66,9 @@ CommandResult cmd_info() {
           acpi.has_mcfg ? acpi.ecam_base : dev::pci_ecam_base());
   for (size_t i = 0; i < acpi.table_count; ++i) kprintf("%s%s", i ? "," : "", acpi.tables[i]);
   kprintf("\n");
-  kprintf("info: boot_us=%lu emulated_us=%lu modules=%zu cmdline=\"%s\"\n",
-          g_boot_facts.boot_us, g_boot_facts.native_entry_us, bi.module_count(), bi.cmdline());
+  kprintf("info: boot_us=%lu init_us=%lu emulated_us=%lu modules=%zu cmdline=\"%s\"\n",
+          g_boot_facts.boot_us, g_boot_facts.init_us, g_boot_facts.native_entry_us,
+          bi.module_count(), bi.cmdline());
   return CommandResult::kOk;
 }
 
@@ -167,6 +168,11 @@ CommandResult run_command(Text command) {
   if (name == Text("memtouch")) return cmd_memtouch(args);
   if (name == Text("sleep")) return cmd_sleep(args);
   if (name == Text("mmcheck")) return cmd_mmcheck();
+  if (name == Text("fault")) {
+    // Test hook for the exception path: a read far above any mapping (#PF, exit 0x7f).
+    return *reinterpret_cast<volatile uint64_t*>(0x7fff00000000ull) ? CommandResult::kOk
+                                                                     : CommandResult::kOk;
+  }
   if (name == Text("exit")) {
     uint64_t status = 0;
     Text value = args.take_word();

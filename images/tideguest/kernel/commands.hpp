@@ -21,6 +21,7 @@ CommandResult run_command(lib::Text command);
 // Boot facts `info` reports, recorded by kernel_main.
 struct BootFacts {
   uint64_t boot_us = 0;          // PVH entry to TIDEGUEST READY printed
+  uint64_t init_us = 0;          // PVH entry to the first console output
   uint64_t native_entry_us = 0;  // PVH entry to the VIF registration (emulated part)
 };
 BootFacts& boot_facts();

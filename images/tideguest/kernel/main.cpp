@@ -105,6 +105,7 @@ extern "C" [[noreturn]] void tg_kernel_main(uint32_t start_info_paddr) {
   arch::lapic_init(find_parameter(bi.cmdline(), "tide.apic") == lib::Text("xapic"));
   arch::irq_enable();
 
+  const uint64_t init_done_tsc = arch::rdtsc();
   // One short line: on PVM every console byte is a VM exit (~50 us under QEMU), and the
   // boot log is on the way to TIDEGUEST READY. `info` has the details.
   kprintf("tideguest: %s %s %luMiB\n", arch::on_pvm() ? "pvm" : "nopvm", dev::clock_source_name(),
@@ -113,6 +114,7 @@ extern "C" [[noreturn]] void tg_kernel_main(uint32_t start_info_paddr) {
   BootFacts& facts = boot_facts();
   facts.boot_us = dev::tsc_delta_to_ns(arch::rdtsc() - boot_entry_tsc) / 1000;
   facts.native_entry_us = dev::tsc_delta_to_ns(native_tsc - boot_entry_tsc) / 1000;
+  facts.init_us = dev::tsc_delta_to_ns(init_done_tsc - boot_entry_tsc) / 1000;
 
   run_script(find_script(bi.cmdline()));
 }

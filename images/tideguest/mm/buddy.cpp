@@ -10,11 +10,19 @@ namespace {
 
 BuddyAllocator g_page_allocator;
 
+constexpr uint64_t kMaxBlockPfns = 1ull << kMaxOrder;
+
 uint64_t pages_for_bytes(uint64_t bytes) { return (bytes + kPageSize - 1) / kPageSize; }
 
 [[noreturn]] void allocator_bug(const char* what, uint64_t address, unsigned order) {
   kprintf("tideguest: page allocator: %s (address 0x%lx order %u)\n", what, address, order);
   dev::debug_exit(dev::kExitCrash);
+}
+
+// What a page of an implicitly free state page holds: free max-order blocks only.
+PageInfo implicit_free_state(uint64_t pfn) {
+  if ((pfn & (kMaxBlockPfns - 1)) == 0) return PageInfo{PageState::kFree, kMaxOrder};
+  return PageInfo{PageState::kTail, 0};
 }
 
 }  // namespace
@@ -27,20 +35,50 @@ unsigned order_for_bytes(uint64_t bytes) {
   return order;
 }
 
+void BuddyAllocator::write_state_page(Zone& z, uint64_t state_page) {
+  PageInfo* first = &z.pages[state_page * kStatePagePfns];
+  if (z.state_pages[state_page] == kImplicitFree) {
+    const uint64_t first_pfn = z.base_pfn + state_page * kStatePagePfns;
+    for (uint64_t i = 0; i < kStatePagePfns; ++i) first[i] = implicit_free_state(first_pfn + i);
+  } else {
+    memset(first, 0, kStatePagePfns * sizeof(PageInfo));  // kReserved
+  }
+  z.state_pages[state_page] = kWritten;
+}
+
+PageInfo& BuddyAllocator::info(Zone& z, uint64_t pfn) {
+  const uint64_t index = pfn - z.base_pfn;
+  const uint64_t state_page = index / kStatePagePfns;
+  if (z.state_pages[state_page] != kWritten) write_state_page(z, state_page);
+  return z.pages[index];
+}
+
+PageInfo BuddyAllocator::peek(const Zone& z, uint64_t pfn) {
+  const uint64_t index = pfn - z.base_pfn;
+  switch (z.state_pages[index / kStatePagePfns]) {
+    case kImplicitReserved: return PageInfo{PageState::kReserved, 0};
+    case kImplicitFree: return implicit_free_state(pfn);
+    default: return z.pages[index];
+  }
+}
+
 bool BuddyAllocator::init(PhysMap& map, uint64_t metadata_floor) {
   for (auto& head : free_head_) head = kNoPfn;
-  // Zones first (all metadata is reserved before any page is freed).
+  // Zones and all their metadata first: every metadata page is reserved before any page
+  // is freed.
   for (size_t i = 0; i < map.ram_count() && zone_count_ < kMaxZones; ++i) {
     Zone& z = zones_[zone_count_];
     z.start_pfn = map.ram(i).base >> kPageShift;
     z.end_pfn = map.ram(i).end >> kPageShift;
     if (z.end_pfn <= z.start_pfn) continue;
-    uint64_t nr = z.end_pfn - z.start_pfn;
-    uint64_t state_pages = pages_for_bytes(nr * sizeof(PageInfo));
-    uint64_t state = map.early_alloc(metadata_floor, state_pages);
-    if (state == 0) return false;
-    z.pages = reinterpret_cast<PageInfo*>(state);
-    memset(z.pages, 0, nr * sizeof(PageInfo));  // all kReserved
+    z.base_pfn = z.start_pfn & ~(kStatePagePfns - 1);
+    const uint64_t state_pages = (z.end_pfn - z.base_pfn + kStatePagePfns - 1) / kStatePagePfns;
+    uint64_t pages = map.early_alloc(metadata_floor, state_pages);
+    uint64_t status = map.early_alloc(metadata_floor, pages_for_bytes(state_pages));
+    if (pages == 0 || status == 0) return false;
+    z.pages = reinterpret_cast<PageInfo*>(pages);
+    z.state_pages = reinterpret_cast<uint8_t*>(status);
+    memset(z.state_pages, kImplicitReserved, state_pages);
     for (unsigned order = 0; order < kOrderCount; ++order) {
       uint64_t blocks = ((z.end_pfn - 1) >> order) - (z.start_pfn >> order) + 1;
       uint64_t links = map.early_alloc(metadata_floor, pages_for_bytes(blocks * sizeof(FreeLink)));
@@ -56,15 +94,26 @@ bool BuddyAllocator::init(PhysMap& map, uint64_t metadata_floor) {
     if (z == nullptr) return;
     managed_pages_ += end_pfn - pfn;
     while (pfn < end_pfn) {
-      unsigned order = 0;
-      while (order < kMaxOrder && (pfn & ((2ull << order) - 1)) == 0 &&
-             pfn + (2ull << order) <= end_pfn)
-        ++order;
-      for (uint64_t p = pfn + 1; p < pfn + (1ull << order); ++p) {
-        z->pages[p - z->start_pfn].state = PageState::kTail;
+      const uint64_t state_page = (pfn - z->base_pfn) / kStatePagePfns;
+      const uint64_t page_first = z->base_pfn + state_page * kStatePagePfns;
+      const uint64_t page_end = page_first + kStatePagePfns;
+      if (pfn == page_first && page_end <= end_pfn && z->state_pages[state_page] == kImplicitReserved) {
+        // Entirely free: leave its PageInfos implicit.
+        z->state_pages[state_page] = kImplicitFree;
+        for (uint64_t head = page_first; head < page_end; head += kMaxBlockPfns) push_implicit(*z, head);
+        pfn = page_end;
+        continue;
       }
-      insert_free(*z, pfn, order);
-      pfn += 1ull << order;
+      // Partly usable: info() writes it out as reserved, then the usable part is freed.
+      const uint64_t stop = end_pfn < page_end ? end_pfn : page_end;
+      while (pfn < stop) {
+        unsigned order = 0;
+        while (order < kMaxOrder && (pfn & ((2ull << order) - 1)) == 0 && pfn + (2ull << order) <= stop)
+          ++order;
+        for (uint64_t p = pfn + 1; p < pfn + (1ull << order); ++p) info(*z, p).state = PageState::kTail;
+        insert_free(*z, pfn, order);
+        pfn += 1ull << order;
+      }
     }
   });
   return true;
@@ -81,13 +130,23 @@ const BuddyAllocator::Zone* BuddyAllocator::zone_of(uint64_t pfn) const {
   return const_cast<BuddyAllocator*>(this)->zone_of(pfn);
 }
 
+void BuddyAllocator::push_implicit(Zone& z, uint64_t pfn) {
+  FreeLink& l = link(z, pfn, kMaxOrder);
+  l.prev = kNoPfn;
+  l.next = free_head_[kMaxOrder];
+  if (l.next != kNoPfn) link(*zone_of(l.next), l.next, kMaxOrder).prev = static_cast<uint32_t>(pfn);
+  free_head_[kMaxOrder] = static_cast<uint32_t>(pfn);
+  ++free_blocks_[kMaxOrder];
+  free_pages_ += kMaxBlockPfns;
+}
+
 void BuddyAllocator::push_free(Zone& z, uint64_t pfn, unsigned order) {
   FreeLink& l = link(z, pfn, order);
   l.prev = kNoPfn;
   l.next = free_head_[order];
   if (l.next != kNoPfn) link(*zone_of(l.next), l.next, order).prev = static_cast<uint32_t>(pfn);
   free_head_[order] = static_cast<uint32_t>(pfn);
-  z.pages[pfn - z.start_pfn] = PageInfo{PageState::kFree, static_cast<uint8_t>(order)};
+  info(z, pfn) = PageInfo{PageState::kFree, static_cast<uint8_t>(order)};
   ++free_blocks_[order];
   free_pages_ += 1ull << order;
 }
@@ -97,17 +156,17 @@ void BuddyAllocator::remove_free(Zone& z, uint64_t pfn, unsigned order) {
   if (l.prev != kNoPfn) link(*zone_of(l.prev), l.prev, order).next = l.next;
   else free_head_[order] = l.next;
   if (l.next != kNoPfn) link(*zone_of(l.next), l.next, order).prev = l.prev;
-  z.pages[pfn - z.start_pfn].state = PageState::kTail;
+  info(z, pfn).state = PageState::kTail;
   --free_blocks_[order];
   free_pages_ -= 1ull << order;
 }
 
 void BuddyAllocator::insert_free(Zone& z, uint64_t pfn, unsigned order) {
-  z.pages[pfn - z.start_pfn].state = PageState::kTail;
+  info(z, pfn).state = PageState::kTail;
   while (order < kMaxOrder) {
     uint64_t buddy = pfn ^ (1ull << order);
     if (buddy < z.start_pfn || buddy + (1ull << order) > z.end_pfn) break;
-    const PageInfo& b = z.pages[buddy - z.start_pfn];
+    const PageInfo& b = info(z, buddy);
     if (b.state != PageState::kFree || b.order != order) break;
     remove_free(z, buddy, order);
     if (buddy < pfn) pfn = buddy;
@@ -128,7 +187,7 @@ uint64_t BuddyAllocator::alloc_pages(unsigned order) {
     --o;
     push_free(z, pfn + (1ull << o), o);
   }
-  z.pages[pfn - z.start_pfn] = PageInfo{PageState::kAllocated, static_cast<uint8_t>(order)};
+  info(z, pfn) = PageInfo{PageState::kAllocated, static_cast<uint8_t>(order)};
   return pfn << kPageShift;
 }
 
@@ -136,9 +195,9 @@ void BuddyAllocator::free_pages(uint64_t address, unsigned order) {
   uint64_t pfn = address >> kPageShift;
   Zone* z = zone_of(pfn);
   if (z == nullptr || (address & (kPageSize - 1)) != 0) allocator_bug("free of a page it does not manage", address, order);
-  const PageInfo& info = z->pages[pfn - z->start_pfn];
-  if (info.state != PageState::kAllocated) allocator_bug("free of a block that is not allocated", address, order);
-  if (info.order != order) allocator_bug("free with the wrong order", address, order);
+  const PageInfo& state = info(*z, pfn);
+  if (state.state != PageState::kAllocated) allocator_bug("free of a block that is not allocated", address, order);
+  if (state.order != order) allocator_bug("free with the wrong order", address, order);
   insert_free(*z, pfn, order);
 }
 
@@ -146,10 +205,10 @@ bool BuddyAllocator::isolate_free_block(uint64_t address, unsigned order) {
   uint64_t pfn = address >> kPageShift;
   Zone* z = zone_of(pfn);
   if (z == nullptr || order > kMaxOrder) return false;
-  const PageInfo& info = z->pages[pfn - z->start_pfn];
-  if (info.state != PageState::kFree || info.order != order) return false;
+  const PageInfo state = peek(*z, pfn);
+  if (state.state != PageState::kFree || state.order != order) return false;
   remove_free(*z, pfn, order);
-  z->pages[pfn - z->start_pfn] = PageInfo{PageState::kAllocated, static_cast<uint8_t>(order)};
+  info(*z, pfn) = PageInfo{PageState::kAllocated, static_cast<uint8_t>(order)};
   return true;
 }
 
@@ -159,33 +218,33 @@ bool BuddyAllocator::check_invariants(const char** problem) const {
   for (size_t i = 0; i < zone_count_; ++i) {
     const Zone& z = zones_[i];
     for (uint64_t pfn = z.start_pfn; pfn < z.end_pfn;) {
-      const PageInfo& info = z.pages[pfn - z.start_pfn];
-      if (info.state == PageState::kReserved) {
+      const PageInfo state = peek(z, pfn);
+      if (state.state == PageState::kReserved) {
         ++pfn;
         continue;
       }
-      if (info.state == PageState::kTail) {
+      if (state.state == PageState::kTail) {
         *problem = "tail page outside any block";
         return false;
       }
-      const uint64_t size = 1ull << info.order;
-      if (info.order > kMaxOrder || (pfn & (size - 1)) != 0 || pfn + size > z.end_pfn) {
+      const uint64_t size = 1ull << state.order;
+      if (state.order > kMaxOrder || (pfn & (size - 1)) != 0 || pfn + size > z.end_pfn) {
         *problem = "block misaligned, too large or past its zone";
         return false;
       }
       for (uint64_t p = pfn + 1; p < pfn + size; ++p) {
-        if (z.pages[p - z.start_pfn].state != PageState::kTail) {
+        if (peek(z, p).state != PageState::kTail) {
           *problem = "block page that is not a tail";
           return false;
         }
       }
-      if (info.state == PageState::kFree) {
+      if (state.state == PageState::kFree) {
         free_pages += size;
-        ++free_blocks[info.order];
+        ++free_blocks[state.order];
         uint64_t buddy = pfn ^ size;
-        if (info.order < kMaxOrder && buddy >= z.start_pfn && buddy + size <= z.end_pfn) {
-          const PageInfo& b = z.pages[buddy - z.start_pfn];
-          if (b.state == PageState::kFree && b.order == info.order) {
+        if (state.order < kMaxOrder && buddy >= z.start_pfn && buddy + size <= z.end_pfn) {
+          const PageInfo b = peek(z, buddy);
+          if (b.state == PageState::kFree && b.order == state.order) {
             *problem = "two free buddies left unmerged";
             return false;
           }
@@ -207,8 +266,8 @@ bool BuddyAllocator::check_invariants(const char** problem) const {
         *problem = "free list corrupt (foreign page or cycle)";
         return false;
       }
-      const PageInfo& info = z->pages[pfn - z->start_pfn];
-      if (info.state != PageState::kFree || info.order != order) {
+      const PageInfo state = peek(*z, pfn);
+      if (state.state != PageState::kFree || state.order != order) {
         *problem = "listed block is not free at that order";
         return false;
       }

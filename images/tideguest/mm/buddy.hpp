@@ -4,10 +4,15 @@
 // state array (one PageInfo per page) and, per order, the free-list links of the blocks
 // of that order (indexed by block number). The links live outside the pages themselves,
 // so a free page's contents are never needed: a hypervisor may discard them (free page
-// reporting, ballooning). Invariants (check_invariants): a free or allocated block starts
-// with its head page and all its other pages are tails; every free block is on the list
-// of its order exactly once; two free buddies of the same order never coexist below
-// kMaxOrder. Boot CPU only, not reentrant (do not call from interrupt handlers).
+// reporting, ballooning).
+// The state array is filled in lazily, one 4 KiB page of it (2048 PageInfos, 8 MiB of RAM)
+// at a time: a state page whose RAM is entirely free at boot is left untouched and its two
+// max-order blocks go straight onto the free list; it is written on first access. On PVM
+// each first touch of a page costs a shadow page fault, so this keeps boot time flat in
+// the RAM size. Invariants (check_invariants): a free or allocated block starts with its
+// head page and all its other pages are tails; every free block is on the list of its
+// order exactly once; two free buddies of the same order never coexist below kMaxOrder.
+// Boot CPU only, not reentrant (do not call from interrupt handlers).
 #pragma once
 
 #include <cstddef>
@@ -37,8 +42,8 @@ class BuddyAllocator {
   static constexpr size_t kMaxZones = 16;
 
   // Creates the zones and their metadata (taken from `map` with early_alloc above
-  // `metadata_floor`), then frees every usable page. Only the state arrays are written
-  // (2 bytes per page); link arrays are touched as blocks come and go.
+  // `metadata_floor`), then frees every usable page. Touches only the metadata of RAM
+  // next to reservations and the max-order links; the rest is written as blocks are used.
   // False when the metadata does not fit.
   bool init(PhysMap& map, uint64_t metadata_floor);
 
@@ -69,15 +74,32 @@ class BuddyAllocator {
     uint32_t prev;
     uint32_t next;
   };
+  // PageInfos per 4 KiB page of the state array; a multiple of the max-order block.
+  static constexpr uint64_t kStatePagePfns = kPageSize / sizeof(PageInfo);
+  static_assert(kStatePagePfns % (1u << kMaxOrder) == 0);
   struct Zone {
     uint64_t start_pfn;
     uint64_t end_pfn;
-    PageInfo* pages;
+    uint64_t base_pfn;        // start_pfn aligned down to kStatePagePfns: pages[0]
+    PageInfo* pages;          // indexed by pfn - base_pfn
+    uint8_t* state_pages;     // a StatePage per kStatePagePfns PageInfos
     FreeLink* links[kOrderCount];
+  };
+  // What a page of the state array holds.
+  enum StatePage : uint8_t {
+    kImplicitReserved = 0,  // not written; every page reads as kReserved
+    kImplicitFree = 1,      // not written; every page is in a free max-order block
+    kWritten = 2,           // the PageInfos are valid
   };
 
   Zone* zone_of(uint64_t pfn);
   const Zone* zone_of(uint64_t pfn) const;
+  // The state of `pfn`, writing its state page first if it is still implicit.
+  static PageInfo& info(Zone& z, uint64_t pfn);
+  // The state of `pfn` without writing anything (for checks).
+  static PageInfo peek(const Zone& z, uint64_t pfn);
+  // Writes out an implicit state page.
+  static void write_state_page(Zone& z, uint64_t state_page);
   static FreeLink& link(const Zone& z, uint64_t pfn, unsigned order) {
     return z.links[order][(pfn >> order) - (z.start_pfn >> order)];
   }
@@ -85,6 +107,8 @@ class BuddyAllocator {
   void remove_free(Zone& z, uint64_t pfn, unsigned order);
   // Marks [pfn, pfn + 2^order) as one free block and merges it with free buddies.
   void insert_free(Zone& z, uint64_t pfn, unsigned order);
+  // Puts a free max-order block whose state page is still implicit on its list.
+  void push_implicit(Zone& z, uint64_t pfn);
 
   Zone zones_[kMaxZones] = {};
   size_t zone_count_ = 0;

@@ -13,6 +13,11 @@ namespace {
 constexpr uint16_t kRequestQueue = 0;
 constexpr uint32_t kPollIntervalUs = 50;
 constexpr uint64_t kRequestTimeoutNs = 5'000'000'000;
+// After a completion, how long to give its MSI-X interrupt to arrive before moving on.
+// The device writes the used ring before it signals, so a poll can win the race; a
+// bounded wait keeps the per-device interrupt count meaningful (a lost interrupt costs
+// at most this much latency, never correctness).
+constexpr uint64_t kInterruptSettleNs = 500'000;
 // A device that keeps completing requests with no data would make read() spin forever.
 constexpr int kMaxEmptyCompletions = 16;
 
@@ -64,6 +69,7 @@ bool VirtioRng::read(uint8_t* buffer, size_t length, size_t* filled, const char*
       return false;
     }
     transport_.notify(kRequestQueue);
+    const uint64_t interrupts_before = transport_.interrupt_count();
     const uint64_t deadline = dev::now_ns() + kRequestTimeoutNs;
     uint32_t id = 0, used = 0;
     while (!queue_.take_used(&id, &used)) {
@@ -72,6 +78,11 @@ bool VirtioRng::read(uint8_t* buffer, size_t length, size_t* filled, const char*
         return false;
       }
       dev::wait_us(kPollIntervalUs);
+    }
+    if (transport_.msix_entries() > 1) {
+      const uint64_t settle_deadline = dev::now_ns() + kInterruptSettleNs;
+      while (transport_.interrupt_count() == interrupts_before && dev::now_ns() < settle_deadline)
+        dev::wait_us(kPollIntervalUs);
     }
     if (used > want) used = static_cast<uint32_t>(want);  // never trust the device's length
     memcpy(buffer + *filled, reinterpret_cast<const void*>(dma_page_), used);
