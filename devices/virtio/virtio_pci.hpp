@@ -104,6 +104,9 @@ class VirtioPciDevice final : public PciDevice, public VirtioInterrupt {
   [[nodiscard]] uint16_t num_queues() const { return num_queues_; }
   [[nodiscard]] Counters counters() const;
   [[nodiscard]] const VirtioDevice& device() const { return *device_; }
+  // Queue `index` (< num_queues()), for its fault counters and broken() (atomics; the
+  // other fields belong to the device while it runs).
+  [[nodiscard]] const Queue& queue(uint16_t index) const { return *queues_.at(index); }
   // The PCI class code tide gives a virtio device type (base class << 16 | subclass << 8).
   [[nodiscard]] static uint32_t class_code_for(uint32_t device_type);
 

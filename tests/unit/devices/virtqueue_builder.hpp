@@ -23,7 +23,7 @@ class VirtqueueBuilder {
  public:
   // Rings at explicit addresses (possibly misaligned or outside RAM, on purpose).
   VirtqueueBuilder(FakeGuestMemory& mem, uint16_t size, uint64_t desc, uint64_t avail, uint64_t used)
-      : mem_(mem), size_(size), desc_(desc), avail_(avail), used_(used) {}
+      : mem_(&mem), size_(size), desc_(desc), avail_(avail), used_(used) {}
   // A well-formed layout starting at `base` (page aligned): desc, avail, then used.
   static VirtqueueBuilder at(FakeGuestMemory& mem, uint16_t size, uint64_t base) {
     uint64_t desc = base;
@@ -43,7 +43,7 @@ class VirtqueueBuilder {
   }
 
   void set_desc(uint16_t index, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next = 0) {
-    mem_.put(desc_ + 16ull * index, VirtqDesc{addr, len, flags, next});
+    mem_->put(desc_ + 16ull * index, VirtqDesc{addr, len, flags, next});
   }
   // Writes `bufs` as a chain in consecutive free descriptors and returns its head.
   uint16_t write_chain(const std::vector<Buf>& bufs) {
@@ -59,13 +59,13 @@ class VirtqueueBuilder {
   }
   // Writes an indirect table at `table_gpa` and returns its descriptors' byte length.
   uint32_t write_indirect_table(uint64_t table_gpa, const std::vector<VirtqDesc>& descs) {
-    for (size_t i = 0; i < descs.size(); ++i) mem_.put(table_gpa + 16 * i, descs[i]);
+    for (size_t i = 0; i < descs.size(); ++i) mem_->put(table_gpa + 16 * i, descs[i]);
     return static_cast<uint32_t>(16 * descs.size());
   }
   // Puts `head` in the next available slot and bumps avail idx.
   void publish(uint16_t head) {
     uint16_t idx = avail_idx();
-    mem_.put<uint16_t>(avail_ + 4 + 2ull * (idx % size_), head);
+    mem_->put<uint16_t>(avail_ + 4 + 2ull * (idx % size_), head);
     set_avail_idx(static_cast<uint16_t>(idx + 1));
   }
   uint16_t add_chain(const std::vector<Buf>& bufs) {
@@ -74,13 +74,13 @@ class VirtqueueBuilder {
     return head;
   }
 
-  void set_avail_idx(uint16_t idx) { mem_.put<uint16_t>(avail_ + 2, idx); }
-  [[nodiscard]] uint16_t avail_idx() { return mem_.get<uint16_t>(avail_ + 2); }
-  void set_avail_flags(uint16_t flags) { mem_.put<uint16_t>(avail_, flags); }
-  void set_used_event(uint16_t v) { mem_.put<uint16_t>(avail_ + 4 + 2ull * size_, v); }
-  [[nodiscard]] uint16_t used_idx() { return mem_.get<uint16_t>(used_ + 2); }
-  [[nodiscard]] VirtqUsedElem used(uint16_t i) { return mem_.get<VirtqUsedElem>(used_ + 4 + 8ull * (i % size_)); }
-  [[nodiscard]] uint16_t avail_event() { return mem_.get<uint16_t>(used_ + 4 + 8ull * size_); }
+  void set_avail_idx(uint16_t idx) { mem_->put<uint16_t>(avail_ + 2, idx); }
+  [[nodiscard]] uint16_t avail_idx() { return mem_->get<uint16_t>(avail_ + 2); }
+  void set_avail_flags(uint16_t flags) { mem_->put<uint16_t>(avail_, flags); }
+  void set_used_event(uint16_t v) { mem_->put<uint16_t>(avail_ + 4 + 2ull * size_, v); }
+  [[nodiscard]] uint16_t used_idx() { return mem_->get<uint16_t>(used_ + 2); }
+  [[nodiscard]] VirtqUsedElem used(uint16_t i) { return mem_->get<VirtqUsedElem>(used_ + 4 + 8ull * (i % size_)); }
+  [[nodiscard]] uint16_t avail_event() { return mem_->get<uint16_t>(used_ + 4 + 8ull * size_); }
 
   [[nodiscard]] uint16_t size() const { return size_; }
   [[nodiscard]] uint64_t desc() const { return desc_; }
@@ -88,7 +88,7 @@ class VirtqueueBuilder {
   [[nodiscard]] uint64_t used() const { return used_; }
 
  private:
-  FakeGuestMemory& mem_;
+  FakeGuestMemory* mem_;
   uint16_t size_;
   uint64_t desc_;
   uint64_t avail_;
