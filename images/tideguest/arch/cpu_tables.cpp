@@ -3,6 +3,8 @@
 
 #include <cstddef>
 
+#include "arch/x86.hpp"
+
 namespace tg::arch {
 
 extern "C" {
@@ -20,6 +22,10 @@ constexpr uint8_t kTssAvailable64 = 0x89;   // present, 64-bit TSS (available)
 constexpr uint8_t kDoubleFaultVector = 8;
 constexpr uint8_t kGeneralProtectionVector = 13;
 constexpr uint8_t kDoubleFaultIst = 1;
+// SYSCALL/SYSRET selector bases in the Linux layout: kernel CS 0x10 (SS 0x18), user
+// bases 0x20 (32-bit CS 0x23, SS 0x2b, 64-bit CS 0x33). PVM derives the guest's
+// kernel/user segments from it, so it is set even though tideguest never uses SYSCALL.
+constexpr uint64_t kStarLinuxLayout = 0x0023001000000000;
 
 struct [[gnu::packed]] Tss64 {
   uint32_t reserved0;
@@ -87,6 +93,7 @@ void init_cpu_tables_early() {
 
   set_gate(kGeneralProtectionVector, 0);
   load_idt();
+  wrmsr(MSR_STAR, kStarLinuxLayout);
 }
 
 void init_idt() {

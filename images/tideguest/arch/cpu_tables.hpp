@@ -13,7 +13,8 @@ inline constexpr uint16_t kKernelCs = 0x10;
 inline constexpr uint16_t kKernelDs = 0x18;
 inline constexpr uint16_t kTssSelector = 0x40;
 
-// Loads TR (TSS with rsp0 and an IST stack for #DF) and an IDT holding only #GP.
+// Loads TR (TSS with rsp0 and an IST stack for #DF), an IDT holding only #GP, and
+// MSR_STAR in the Linux layout.
 void init_cpu_tables_early();
 // Points every IDT gate at its stub.
 void init_idt();

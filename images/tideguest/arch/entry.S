@@ -66,7 +66,7 @@ long_entry:
         jmp     1b
 
 /* Boot GDT in the Linux layout (PVM expects its selectors: see MSR_STAR). The TSS
- * descriptor at 0x40 is filled in by arch::init_cpu_tables(). */
+ * descriptor at 0x40 is filled in by arch::init_cpu_tables_early(). */
         .section .data, "aw"
         .balign 16
         .global boot_gdt

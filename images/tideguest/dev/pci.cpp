@@ -64,15 +64,11 @@ void add_function(uint8_t device, uint8_t function, uint32_t id) {
   f.subsystem_id = f.read16(PCI_SUBSYSTEM_ID);
 }
 
-bool is_type0(const PciFunction& f) {
-  return (f.read8(PCI_HEADER_TYPE) & PCI_HEADER_TYPE_MASK) == 0;
-}
-
 void collect_used_ranges() {
   g_used_known = true;
   for (size_t i = 0; i < g_function_count; ++i) {
     const PciFunction& f = g_functions[i];
-    if (!is_type0(f)) continue;
+    if (!f.is_endpoint()) continue;
     for (unsigned b = 0; b < 6; ++b) {
       PciBar bar = pci_read_bar(f, b, true);
       if (bar.present && !bar.io && bar.base != 0 && bar.size != 0 && g_used_count < kMaxBars)
@@ -101,6 +97,10 @@ uint64_t allocate_window(uint64_t size) {
 }
 
 }  // namespace
+
+bool PciFunction::is_endpoint() const {
+  return (read8(PCI_HEADER_TYPE) & PCI_HEADER_TYPE_MASK) == 0;
+}
 
 uint8_t PciFunction::read8(uint16_t offset) const { return *reg<uint8_t>(config, offset); }
 uint16_t PciFunction::read16(uint16_t offset) const { return *reg<uint16_t>(config, offset); }

@@ -27,6 +27,9 @@ struct PciFunction {
   uint8_t class_code, subclass, prog_if, revision;
   uint64_t config;  // ECAM address of this function's 4 KiB configuration space
 
+  // Header type 0 (an endpoint with six BARs), as opposed to a bridge.
+  bool is_endpoint() const;
+
   uint8_t read8(uint16_t offset) const;
   uint16_t read16(uint16_t offset) const;
   uint32_t read32(uint16_t offset) const;

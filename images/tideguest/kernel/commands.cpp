@@ -78,7 +78,7 @@ CommandResult cmd_pci() {
     const dev::PciFunction& f = dev::pci_function(i);
     kprintf("pci %02x:%02x.%x %04x:%04x class %02x\n", f.bus, f.device, f.function, f.vendor_id,
             f.device_id, f.class_code);
-    if ((f.read8(0x0e) & 0x7f) != 0) continue;  // bridges: no BAR listing
+    if (!f.is_endpoint()) continue;  // bridges: no BAR listing
     for (unsigned b = 0; b < 6; ++b) {
       dev::PciBar bar = dev::pci_read_bar(f, b, true);
       if (bar.present) {

@@ -37,7 +37,11 @@ class WordArray {
   uint64_t& operator[](size_t i) { return data_[i]; }
   uint64_t* data() { return data_; }
   // Forgets the storage without freeing it (for `keep`).
-  void abandon() { data_ = nullptr, size_ = capacity_ = 0; }
+  void abandon() {
+    data_ = nullptr;
+    size_ = 0;
+    capacity_ = 0;
+  }
   void release() {
     if (data_ != nullptr) mm::free_pages(reinterpret_cast<uint64_t>(data_), order_);
     abandon();
