@@ -146,7 +146,9 @@ std::optional<uint64_t> PciConfigSpace::bar_decode_address(uint32_t index) const
   uint16_t enable = bars_[index].is_io() ? kPciCommandIo : kPciCommandMemory;
   if ((command() & enable) == 0) return std::nullopt;
   uint64_t address = bar_address(index);
-  if (address == 0) return std::nullopt;
+  // 0 is "unassigned"; a range running past the top of the address space is what a
+  // 64-bit BAR looks like halfway through sizing with decoding left on: it decodes nothing.
+  if (address == 0 || address + bars_[index].size_bytes < address) return std::nullopt;
   return address;
 }
 

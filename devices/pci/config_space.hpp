@@ -100,7 +100,7 @@ class PciConfigSpace {
   // The address programmed into BAR `index` (both halves for a 64-bit BAR), flags removed.
   [[nodiscard]] uint64_t bar_address(uint32_t index) const;
   // Where the BAR decodes now: nullopt if unimplemented, its decode bit in the command
-  // register is clear, or its address is 0 (unassigned).
+  // register is clear, its address is 0 (unassigned) or the range wraps past 2^64.
   [[nodiscard]] std::optional<uint64_t> bar_decode_address(uint32_t index) const;
   // Firmware-style assignment: programs the BAR and sets its decode bit. Set-up only;
   // asserts that `address` is aligned to the BAR size.

@@ -161,7 +161,7 @@ void PciRoot::sync_bars_locked() {
       }
       bar_map_failures_.fetch_add(1, std::memory_order_relaxed);
       if (!logged_map_failure_.exchange(true)) {
-        log::warn("PCI 00:%02x.0 BAR %u not mapped: %s (the guest programmed an overlapping BAR)", s, i,
+        log::warn("PCI 00:%02x.0 BAR %u not mapped where the guest put it: %s", s, i,
                   st.error().message().c_str());
       }
     }

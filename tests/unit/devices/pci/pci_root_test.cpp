@@ -183,6 +183,21 @@ TEST_F(PciRootTest, SizingProtocolThroughEcam) {
   EXPECT_EQ(mmio_read(ecam(0, 1, 0, kPciBar0 + 4), 4), 0xffffffffu);
 }
 
+TEST_F(PciRootTest, SizingWithDecodingOnComesBackToTheSameRange) {
+  auto dev = plug({{0, kMem64_32k}}, 1);
+  uint64_t addr = *root->mapped_bar(1, 0);
+  // What a simple guest does: size both halves without turning decoding off, restore.
+  cfg1_write(0, 1, 0, kPciBar0, 0xffffffff);
+  EXPECT_EQ(root->mapped_bar(1, 0), 0xffff8000u);  // real hardware would decode there too
+  cfg1_write(0, 1, 0, kPciBar0 + 4, 0xffffffff);
+  EXPECT_EQ(root->mapped_bar(1, 0), std::nullopt);  // wraps past 2^64: decodes nothing
+  cfg1_write(0, 1, 0, kPciBar0, addr & 0xffffffffu);
+  cfg1_write(0, 1, 0, kPciBar0 + 4, addr >> 32);
+  EXPECT_EQ(root->mapped_bar(1, 0), addr);
+  EXPECT_EQ(root->bar_map_failures(), 0u);
+  EXPECT_EQ(dev->mapped_calls().back().second, addr);
+}
+
 TEST_F(PciRootTest, MovingABarReRegistersTheBusRange) {
   auto dev = plug({{0, kMem32_4k}}, 1);
   uint64_t old_addr = *root->mapped_bar(1, 0);
