@@ -25,6 +25,9 @@
         .long XEN_ELFNOTE_PHYS32_ENTRY
         .asciz "Xen"
         .long pvh_entry
+        /* An empty note (no name, no descriptor, type 0) so that the word after the
+         * 4-byte descriptor is zero: QEMU reads this descriptor as 64 bits. */
+        .long 0, 0, 0
 
         .section .text.entry, "ax", @progbits
         .code32
