@@ -42,7 +42,8 @@ void PciConfigIo::read(uint64_t, uint64_t offset, std::span<uint8_t> data) {
 
 void PciConfigIo::write(uint64_t, uint64_t offset, std::span<const uint8_t> data) {
   if (offset < kDataOffset) {
-    if (offset == 0 && data.size() == 4) address_.store(static_cast<uint32_t>(load_le(data)), std::memory_order_relaxed);
+    if (offset == 0 && data.size() == 4)
+      address_.store(static_cast<uint32_t>(load_le(data)), std::memory_order_relaxed);
     return;
   }
   uint32_t address = address_.load(std::memory_order_relaxed);

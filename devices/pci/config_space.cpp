@@ -177,8 +177,8 @@ Status PciConfigSpace::check_invariants() const {
     }
   }
   for (uint32_t off = 0; off < kPciBar0; ++off) {
-    bool may_write = off == kPciCommand || off == kPciCommand + 1 || off == kPciCacheLineSize ||
-                     off == kPciLatencyTimer;
+    bool may_write =
+        off == kPciCommand || off == kPciCommand + 1 || off == kPciCacheLineSize || off == kPciLatencyTimer;
     if (!may_write && writable_[off] != 0) {
       return make_error(std::errc::state_not_recoverable, log::strf("header byte 0x%x writable", off));
     }

@@ -5,8 +5,12 @@
 namespace tide::dev {
 
 PciHostBridge::PciHostBridge()
-    : config_(PciIdentity{.vendor_id = kVendorId, .device_id = kDeviceId, .revision = 0,
-                          .class_code = kClassCode, .subsystem_vendor_id = 0, .subsystem_id = 0}) {}
+    : config_(PciIdentity{.vendor_id = kVendorId,
+                          .device_id = kDeviceId,
+                          .revision = 0,
+                          .class_code = kClassCode,
+                          .subsystem_vendor_id = 0,
+                          .subsystem_id = 0}) {}
 
 void PciHostBridge::config_read(uint32_t offset, std::span<uint8_t> data) {
   std::lock_guard lock(mutex_);

@@ -16,7 +16,7 @@ MsixTable::MsixTable(std::vector<std::unique_ptr<MsiVector>> vectors) {
 }
 
 std::array<uint8_t, kMsixCapabilitySize> MsixTable::capability(uint8_t bir, uint32_t table_offset,
-                                                             uint32_t pba_offset) const {
+                                                               uint32_t pba_offset) const {
   assert(bir < kPciNumBars && (table_offset & 7) == 0 && (pba_offset & 7) == 0);
   std::array<uint8_t, kMsixCapabilitySize> cap{};
   cap[0] = kPciCapIdMsix;

@@ -27,10 +27,10 @@ inline constexpr uint32_t kMsixCapabilityControl = 2;  // offset of Message Cont
 class MsixTable {
  public:
   struct Counters {
-    uint64_t delivered = 0;            // MsiVector::trigger() calls
-    uint64_t set_pending = 0;          // signals recorded while masked
-    uint64_t route_failures = 0;       // MsiVector::set_message() errors
-    uint64_t malformed_accesses = 0;   // table/PBA accesses of a width or alignment the spec forbids
+    uint64_t delivered = 0;           // MsiVector::trigger() calls
+    uint64_t set_pending = 0;         // signals recorded while masked
+    uint64_t route_failures = 0;      // MsiVector::set_message() errors
+    uint64_t malformed_accesses = 0;  // table/PBA accesses of a width or alignment the spec forbids
   };
 
   // One entry per vector; at most 2048 (the spec's limit). Entries start masked.
@@ -43,7 +43,7 @@ class MsixTable {
   // The 12-byte capability (ID 0x11) for a table and PBA in BAR `bir` at the given
   // offsets, and the mask of its guest-writable bits (enable and function mask).
   [[nodiscard]] std::array<uint8_t, kMsixCapabilitySize> capability(uint8_t bir, uint32_t table_offset,
-                                                                  uint32_t pba_offset) const;
+                                                                    uint32_t pba_offset) const;
   [[nodiscard]] static std::array<uint8_t, kMsixCapabilitySize> capability_writable_mask();
 
   // Table and PBA accesses relative to their start: 4 bytes dword-aligned or 8 bytes

@@ -59,7 +59,8 @@ Result<uint8_t> PciRoot::add_device(std::shared_ptr<PciDevice> device, std::opti
     index = *slot;
   } else {
     auto it = std::find_if(slots_.begin() + 1, slots_.end(), [](const Slot& s) { return !s.device; });
-    if (it == slots_.end()) return make_error(std::errc::device_or_resource_busy, "all 32 PCI slots on bus 0 are taken");
+    if (it == slots_.end())
+      return make_error(std::errc::device_or_resource_busy, "all 32 PCI slots on bus 0 are taken");
     index = static_cast<uint8_t>(it - slots_.begin());
   }
   // Allocate every BAR before changing anything, so a full window leaves no trace.
@@ -161,8 +162,7 @@ void PciRoot::sync_bars_locked() {
       }
       bar_map_failures_.fetch_add(1, std::memory_order_relaxed);
       if (!logged_map_failure_.exchange(true)) {
-        log::warn("PCI 00:%02x.0 BAR %u not mapped where the guest put it: %s", s, i,
-                  st.error().message().c_str());
+        log::warn("PCI 00:%02x.0 BAR %u not mapped where the guest put it: %s", s, i, st.error().message().c_str());
       }
     }
   }

@@ -1,11 +1,11 @@
 // PciRoot: PCI bus 0 of tide's machine. Owns the 32 device slots (the host bridge sits at
 // 00:00.0), pre-assigns memory BARs from the MMIO32 window, routes config accesses from
-// mechanism 1 and ECAM to the functions, and keeps the buses in step with the guest:
-// after every config write it re-registers each BAR whose decode address changed
-// (Bus::remove old, Bus::insert new) and tells the device (PciDevice::bar_mapped).
-// Only function 0 of each slot exists; other buses and functions read all ones.
-// Locking: one mutex serializes config accesses and BAR (re)mapping; lock order is
-// root -> device -> bus. BAR MMIO dispatch does not take it.
+// mechanism 1 and ECAM to the functions. Locking: one mutex serializes config accesses
+// and BAR (re)mapping; lock order is root -> device -> bus. BAR MMIO does not take it.
+//
+// It keeps the buses in step with the guest: after every config write it re-registers each BAR whose decode address
+// changed (Bus::remove old, Bus::insert new) and tells the device (PciDevice::bar_mapped). Only function 0 of each slot
+// exists; other buses and functions read all ones.
 #pragma once
 
 #include <array>

@@ -69,18 +69,15 @@ uint8_t Uart8250::read_register_locked(uint8_t reg) {
       input_.pop_front();
       return b;
     }
-    case kUartIer:
-      return dlab ? dlm_ : ier_;
+    case kUartIer: return dlab ? dlm_ : ier_;
     case kUartIirFcr: {
       uint8_t iir = iir_locked();
       // Reading IIR acknowledges a THR-empty interrupt it reports (data sheet table IV).
       if ((iir & 0x0f) == kUartIirThre) thr_pending_ = false;
       return iir;
     }
-    case kUartLcr:
-      return lcr_;
-    case kUartMcr:
-      return mcr_;
+    case kUartLcr: return lcr_;
+    case kUartMcr: return mcr_;
     case kUartLsr: {
       uint8_t lsr = kUartLsrThre | kUartLsrTemt;
       if (!input_.empty()) lsr |= kUartLsrDr;
@@ -94,8 +91,7 @@ uint8_t Uart8250::read_register_locked(uint8_t reg) {
         return static_cast<uint8_t>(((mcr_ & 0x01) << 5) | ((mcr_ & 0x02) << 3) | ((mcr_ & 0x0c) << 4));
       }
       return kUartMsrDcd | kUartMsrDsr | kUartMsrCts;
-    default:
-      return scr_;
+    default: return scr_;
   }
 }
 
@@ -131,18 +127,11 @@ void Uart8250::write_register_locked(uint8_t reg, uint8_t value) {
       fifo_enabled_ = (value & kUartFcrEnable) != 0;
       if (value & kUartFcrClearRx) input_.clear();
       break;
-    case kUartLcr:
-      lcr_ = value;
-      break;
-    case kUartMcr:
-      mcr_ = value & 0x1f;
-      break;
+    case kUartLcr: lcr_ = value; break;
+    case kUartMcr: mcr_ = value & 0x1f; break;
     case kUartLsr:
-    case kUartMsr:
-      break;  // read-only (factory test registers on real parts)
-    default:
-      scr_ = value;
-      break;
+    case kUartMsr: break;  // read-only (factory test registers on real parts)
+    default: scr_ = value; break;
   }
 }
 

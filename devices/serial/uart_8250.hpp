@@ -1,15 +1,16 @@
 // Uart8250: an 8250/16550A UART register model (National Semiconductor PC16550D data
-// sheet) for COM1: 8 ports at 0x3F8, IRQ 4. Output bytes go to a sink at once (the
-// transmitter is always empty: LSR.THRE and LSR.TEMT stay set); input bytes queue up from
-// the VMM (bounded; overflow sets LSR.OE) and are read through RBR with LSR.DR. The
-// interrupt line follows IER: receive data available, THR empty, receiver line status
-// (overrun); no modem status interrupts. It is driven as a level through
-// InterruptController::set_irq_line() on every change, without gating on MCR.OUT2 (as
-// QEMU does). Loopback (MCR.LOOP): transmitted bytes return as input and MSR mirrors the
+// sheet) for COM1: 8 ports at 0x3F8, IRQ 4. Locking: one mutex guards all registers and
+// the input queue; the sink and set_irq_line() are called with it held (they must not
+// call back into the UART).
+//
+// Output bytes go to a sink at once (the transmitter is always empty: LSR.THRE and
+// LSR.TEMT stay set); input bytes queue up from the VMM (bounded; overflow sets LSR.OE)
+// and are read through RBR with LSR.DR. The interrupt line follows IER: receive data
+// available, THR empty, receiver line status (overrun); no modem status interrupts. It is
+// driven as a level through InterruptController::set_irq_line() on every change, without
+// gating on MCR.OUT2 (as QEMU does). Loopback (MCR.LOOP): transmitted bytes return as input and MSR mirrors the
 // MCR outputs, which is what Linux's 8250 probe checks; otherwise MSR reports
 // DCD|DSR|CTS. FIFO trigger levels and the divisor have no effect (stored only).
-// Locking: one mutex guards all registers and the input queue; the sink and
-// set_irq_line() are called with it held (they must not call back into the UART).
 #pragma once
 
 #include <atomic>

@@ -10,8 +10,8 @@ namespace {
 
 using gmm::Gpa;
 
-constexpr uint64_t kAvailRingOffset = 4;  // flags, idx, then ring[] (§2.7.6)
-constexpr uint64_t kUsedRingOffset = 4;   // flags, idx, then ring[] (§2.7.8)
+constexpr uint64_t kAvailRingOffset = 4;          // flags, idx, then ring[] (§2.7.6)
+constexpr uint64_t kUsedRingOffset = 4;           // flags, idx, then ring[] (§2.7.8)
 constexpr uint64_t kMaxChainBytes = 0xffffffffu;  // §2.7.5.2: at most 2^32 bytes per chain
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
@@ -111,8 +111,8 @@ void Queue::fault(QueueFault kind, const std::string& detail) {
   faults_[index].fetch_add(1, std::memory_order_relaxed);
   uint32_t bit = uint32_t{1} << index;
   if ((logged_.fetch_or(bit, std::memory_order_relaxed) & bit) == 0) {
-    log::warn("%s: guest driver error %s (%s); counted, further ones not logged", name_.c_str(),
-              queue_fault_name(kind), detail.c_str());
+    log::warn("%s: guest driver error %s (%s); counted, further ones not logged", name_.c_str(), queue_fault_name(kind),
+              detail.c_str());
   }
 }
 
@@ -145,8 +145,8 @@ std::optional<DescriptorChain> Queue::pop(const gmm::GuestMemory& memory) {
     if (!avail_idx) return std::nullopt;  // cannot happen: the layout check covered it
     auto pending = static_cast<uint16_t>(*avail_idx - next_avail_);
     if (pending > size_) {
-      fault(QueueFault::kAvailIndexJump,
-            log::strf("avail idx %u, device at %u, size %u; queue stopped until reset", *avail_idx, next_avail_, size_));
+      fault(QueueFault::kAvailIndexJump, log::strf("avail idx %u, device at %u, size %u; queue stopped until reset",
+                                                   *avail_idx, next_avail_, size_));
       broken_.store(true, std::memory_order_relaxed);
       return std::nullopt;
     }
@@ -177,9 +177,8 @@ std::optional<DescriptorChain> Queue::pop(const gmm::GuestMemory& memory) {
   }
 }
 
-std::optional<QueueFault> Queue::add_buffer(const gmm::GuestMemory& memory, const VirtqDesc& desc,
-                                             uint32_t& buffers, uint64_t& total_bytes, DescriptorChain& out,
-                                             std::string& detail) {
+std::optional<QueueFault> Queue::add_buffer(const gmm::GuestMemory& memory, const VirtqDesc& desc, uint32_t& buffers,
+                                            uint64_t& total_bytes, DescriptorChain& out, std::string& detail) {
   if (++buffers > size_) {
     detail = log::strf("head %u has more than %u buffers", out.head, size_);
     return QueueFault::kChainTooLong;

@@ -123,11 +123,11 @@ class Queue {
   [[nodiscard]] std::optional<QueueFault> parse_chain(const gmm::GuestMemory& memory, uint16_t head,
                                                       DescriptorChain& out, std::string& detail);
   [[nodiscard]] std::optional<QueueFault> parse_indirect(const gmm::GuestMemory& memory, const VirtqDesc& table,
-                                                         uint32_t& buffers, uint64_t& total_bytes,
-                                                         DescriptorChain& out, std::string& detail);
+                                                         uint32_t& buffers, uint64_t& total_bytes, DescriptorChain& out,
+                                                         std::string& detail);
   [[nodiscard]] std::optional<QueueFault> add_buffer(const gmm::GuestMemory& memory, const VirtqDesc& desc,
-                                                     uint32_t& buffers, uint64_t& total_bytes,
-                                                     DescriptorChain& out, std::string& detail);
+                                                     uint32_t& buffers, uint64_t& total_bytes, DescriptorChain& out,
+                                                     std::string& detail);
 
   const uint16_t max_size_;
   const std::string name_;
@@ -142,7 +142,7 @@ class Queue {
 
   uint16_t next_avail_ = 0;
   uint16_t next_used_ = 0;
-  uint16_t signalled_used_ = 0;       // next_used_ at the last needs_notification()
+  uint16_t signalled_used_ = 0;  // next_used_ at the last needs_notification()
   bool signalled_used_valid_ = false;
   bool used_since_check_ = false;
 

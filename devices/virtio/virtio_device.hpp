@@ -2,6 +2,7 @@
 // its type, the feature bits it offers, its queues, its config space and its lifecycle
 // (activate on DRIVER_OK, reset). A transport (VirtioPciDevice) owns the register file,
 // the queues and the interrupts, and drives the device through this interface.
+//
 // Threads: config reads/writes, activate() and reset() come from vCPU threads (through
 // the transport); queue_notified() from the VMM event thread (doorbells) or a vCPU
 // (notify writes that reach the transport as MMIO). An implementation guards its state

@@ -17,11 +17,21 @@ struct Field {
   uint32_t width;
 };
 constexpr std::array<Field, 16> kCommonFields = {{
-    {kCommonDeviceFeatureSelect, 4}, {kCommonDeviceFeature, 4}, {kCommonDriverFeatureSelect, 4},
-    {kCommonDriverFeature, 4},       {kCommonMsixConfig, 2},    {kCommonNumQueues, 2},
-    {kCommonDeviceStatus, 1},        {kCommonConfigGeneration, 1}, {kCommonQueueSelect, 2},
-    {kCommonQueueSize, 2},           {kCommonQueueMsixVector, 2},  {kCommonQueueEnable, 2},
-    {kCommonQueueNotifyOff, 2},      {kCommonQueueDesc, 8},        {kCommonQueueDriver, 8},
+    {kCommonDeviceFeatureSelect, 4},
+    {kCommonDeviceFeature, 4},
+    {kCommonDriverFeatureSelect, 4},
+    {kCommonDriverFeature, 4},
+    {kCommonMsixConfig, 2},
+    {kCommonNumQueues, 2},
+    {kCommonDeviceStatus, 1},
+    {kCommonConfigGeneration, 1},
+    {kCommonQueueSelect, 2},
+    {kCommonQueueSize, 2},
+    {kCommonQueueMsixVector, 2},
+    {kCommonQueueEnable, 2},
+    {kCommonQueueNotifyOff, 2},
+    {kCommonQueueDesc, 8},
+    {kCommonQueueDriver, 8},
     {kCommonQueueDevice, 8},
 }};
 
@@ -55,14 +65,13 @@ Result<std::shared_ptr<VirtioPciDevice>> VirtioPciDevice::create(std::shared_ptr
                                                                  DoorbellRegistry& doorbells) {
   if (!device) return make_error(std::errc::invalid_argument, "no virtio device given");
   if (device->num_queues() == 0 || device->num_queues() > kMaxQueues) {
-    return make_error(std::errc::invalid_argument,
-                      log::strf("virtio device type %u has %u queues (1..%u supported)", device->device_type(),
-                                device->num_queues(), kMaxQueues));
+    return make_error(std::errc::invalid_argument, log::strf("virtio device type %u has %u queues (1..%u supported)",
+                                                             device->device_type(), device->num_queues(), kMaxQueues));
   }
   if (device->config_size() > kRegionSize) {
     return make_error(std::errc::invalid_argument,
-                      log::strf("virtio device type %u config space of %u bytes exceeds 4 KiB",
-                                device->device_type(), device->config_size()));
+                      log::strf("virtio device type %u config space of %u bytes exceeds 4 KiB", device->device_type(),
+                                device->config_size()));
   }
   std::vector<std::unique_ptr<MsiVector>> vectors;
   for (uint32_t i = 0; i < uint32_t{device->num_queues()} + 1; ++i) {
@@ -97,8 +106,8 @@ VirtioPciDevice::VirtioPciDevice(Private, std::shared_ptr<VirtioDevice> device, 
     queues_.push_back(std::make_unique<Queue>(device_->queue_max_size(i),
                                               log::strf("virtio-%u queue %u", device_->device_type(), i)));
   }
-  config_.define_bar(kBar0, PciBarDefinition{.size_bytes = kBar0Size, .kind = PciBarKind::kMemory64,
-                                             .prefetchable = true});
+  config_.define_bar(kBar0,
+                     PciBarDefinition{.size_bytes = kBar0Size, .kind = PciBarKind::kMemory64, .prefetchable = true});
 
   auto common = virtio_cap(VIRTIO_PCI_CAP_COMMON_CFG, kVirtioPciCapLength, kCommonCfgOffset, kCommonCfgSize);
   config_.add_capability(std::span(common).first(kVirtioPciCapLength));
@@ -155,6 +164,7 @@ void VirtioPciDevice::pci_cfg_access_locked(bool is_write) {
   uint32_t bar = config_.load(pci_cfg_cap_ + 4, 1);
   uint32_t offset = config_.load(pci_cfg_cap_ + 8, 4);
   uint32_t length = config_.load(pci_cfg_cap_ + 12, 4);
+  if (length == 0) return;  // never set up: a config space dump, not an access
   if (bar != kBar0 || (length != 1 && length != 2 && length != 4) || offset % length != 0 ||
       uint64_t{offset} + length > kBar0Size) {
     driver_error("VIRTIO_PCI_CAP_PCI_CFG access with a bad bar/offset/length");
@@ -218,9 +228,7 @@ void VirtioPciDevice::bar_read_locked(uint64_t offset, std::span<uint8_t> data) 
   uint64_t off = offset - region;
   if (off + data.size() > kRegionSize) return;  // straddles two structures
   switch (region) {
-    case kCommonCfgOffset:
-      common_read_locked(off, data);
-      break;
+    case kCommonCfgOffset: common_read_locked(off, data); break;
     case kIsrOffset:
       if (off == 0) {
         std::lock_guard irq(irq_mutex_);
@@ -254,9 +262,7 @@ void VirtioPciDevice::bar_write_locked(uint64_t offset, std::span<const uint8_t>
   uint64_t off = offset - region;
   if (off + data.size() > kRegionSize) return;
   switch (region) {
-    case kCommonCfgOffset:
-      common_write_locked(off, data);
-      break;
+    case kCommonCfgOffset: common_write_locked(off, data); break;
     case kDeviceCfgOffset:
       if (off < device_config_size_) {
         auto n = std::min<uint64_t>(data.size(), device_config_size_ - off);
@@ -521,8 +527,8 @@ void VirtioPciDevice::register_doorbell_locked(uint16_t index) {
   counters_.doorbell_failures.fetch_add(1, std::memory_order_relaxed);
   if (logged_doorbell_failure_) return;
   logged_doorbell_failure_ = true;
-  log::warn("virtio-%u queue %u: no doorbell at 0x%llx (%s); notifications take the MMIO path",
-            device_->device_type(), index, static_cast<unsigned long long>(gpa), id.error().message().c_str());
+  log::warn("virtio-%u queue %u: no doorbell at 0x%llx (%s); notifications take the MMIO path", device_->device_type(),
+            index, static_cast<unsigned long long>(gpa), id.error().message().c_str());
 }
 
 void VirtioPciDevice::unregister_doorbells_locked() {

@@ -23,8 +23,12 @@ class FakePciDevice final : public PciDevice {
   };
 
   explicit FakePciDevice(std::vector<std::pair<uint32_t, PciBarDefinition>> bars, uint16_t device_id = 0x1234)
-      : config_(PciIdentity{.vendor_id = 0x1b36, .device_id = device_id, .revision = 2, .class_code = 0xff0000,
-                            .subsystem_vendor_id = 0, .subsystem_id = 0}) {
+      : config_(PciIdentity{.vendor_id = 0x1b36,
+                            .device_id = device_id,
+                            .revision = 2,
+                            .class_code = 0xff0000,
+                            .subsystem_vendor_id = 0,
+                            .subsystem_id = 0}) {
     for (auto& [index, def] : bars) config_.define_bar(index, def);
   }
 

@@ -51,7 +51,9 @@ class VirtioPciDriver {
   void discover() {
     caps_.clear();
     bar0_ = (cfg_read(kPciBar0, 4) & ~0xfull) | (cfg_read(kPciBar0 + 4, 4) << 32);
-    uint32_t cap = (cfg_read(kPciStatus, 2) & kPciStatusCapabilitiesList) ? static_cast<uint32_t>(cfg_read(kPciCapabilitiesPointer, 1)) : 0;
+    uint32_t cap = (cfg_read(kPciStatus, 2) & kPciStatusCapabilitiesList)
+                       ? static_cast<uint32_t>(cfg_read(kPciCapabilitiesPointer, 1))
+                       : 0;
     while (cap != 0) {
       auto id = static_cast<uint8_t>(cfg_read(cap, 1));
       if (id == kPciCapIdVendor) {

@@ -51,7 +51,8 @@ class VirtqueueBuilder {
     for (size_t i = 0; i < bufs.size(); ++i) {
       uint16_t index = static_cast<uint16_t>((next_free_ + i) % size_);
       bool last = i + 1 == bufs.size();
-      uint16_t flags = static_cast<uint16_t>((bufs[i].writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT));
+      uint16_t flags =
+          static_cast<uint16_t>((bufs[i].writable ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT));
       set_desc(index, bufs[i].addr, bufs[i].len, flags, static_cast<uint16_t>((index + 1) % size_));
     }
     next_free_ = static_cast<uint16_t>((next_free_ + bufs.size()) % size_);

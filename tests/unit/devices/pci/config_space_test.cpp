@@ -3,15 +3,19 @@
 
 #include <gtest/gtest.h>
 
-#include "devices/pci/bar_allocator.hpp"
 #include "devices/le_bytes.hpp"
+#include "devices/pci/bar_allocator.hpp"
 
 namespace tide::dev {
 namespace {
 
 PciIdentity identity() {
-  return PciIdentity{.vendor_id = 0x1af4, .device_id = 0x1044, .revision = 1, .class_code = 0xff0000,
-                     .subsystem_vendor_id = 0x1af4, .subsystem_id = 0x1100};
+  return PciIdentity{.vendor_id = 0x1af4,
+                     .device_id = 0x1044,
+                     .revision = 1,
+                     .class_code = 0xff0000,
+                     .subsystem_vendor_id = 0x1af4,
+                     .subsystem_id = 0x1100};
 }
 
 uint32_t rd(const PciConfigSpace& c, uint32_t off, uint32_t width = 4) {

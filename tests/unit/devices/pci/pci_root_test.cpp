@@ -103,11 +103,11 @@ TEST_F(PciRootTest, Mechanism1AddressRegisterIsDwordOnly) {
 }
 
 TEST_F(PciRootTest, AbsentFunctionsReadAllOnes) {
-  EXPECT_EQ(cfg1_read(0, 5, 0, 0), 0xffffffffu);   // empty slot
-  EXPECT_EQ(cfg1_read(0, 0, 1, 0), 0xffffffffu);   // function 1
-  EXPECT_EQ(cfg1_read(1, 0, 0, 0), 0xffffffffu);   // bus 1
+  EXPECT_EQ(cfg1_read(0, 5, 0, 0), 0xffffffffu);  // empty slot
+  EXPECT_EQ(cfg1_read(0, 0, 1, 0), 0xffffffffu);  // function 1
+  EXPECT_EQ(cfg1_read(1, 0, 0, 0), 0xffffffffu);  // bus 1
   EXPECT_EQ(cfg1_read(0, 31, 7, 0, 2), 0xffffu);
-  cfg1_write(0, 5, 0, kPciCommand, 0xffff, 2);      // dropped, no crash
+  cfg1_write(0, 5, 0, kPciCommand, 0xffff, 2);  // dropped, no crash
   EXPECT_EQ(mmio_read(ecam(0, 5, 0, 0), 4), 0xffffffffu);
   EXPECT_EQ(mmio_read(ecam(0, 0, 3, 0), 4), 0xffffffffu);
   EXPECT_EQ(mmio_read(ecam(255, 31, 7, 0xffc), 4), 0xffffffffu);
@@ -138,7 +138,7 @@ TEST_F(PciRootTest, EcamReachesDevicesAndRegisters) {
 
 TEST_F(PciRootTest, MalformedConfigAccessesReadOnesAndAreCounted) {
   EXPECT_EQ(mmio_read(ecam(0, 0, 0, 0), 8), 0xffffffffffffffffull);  // no 8-byte config cycles
-  EXPECT_EQ(mmio_read(ecam(0, 0, 0, 3), 2), 0xffffu);                 // crosses a dword
+  EXPECT_EQ(mmio_read(ecam(0, 0, 0, 3), 2), 0xffffu);                // crosses a dword
   EXPECT_EQ(root->malformed_config_accesses(), 2u);
 }
 
@@ -289,8 +289,8 @@ TEST_F(PciRootTest, DestroyingTheRootFreesItsRangesAndSilencesConfigAccess) {
   Bus ports;
   {
     auto temp = std::make_shared<PciRoot>(bus);
-    ASSERT_TRUE(temp->add_device(std::make_shared<FakePciDevice>(
-        std::vector<std::pair<uint32_t, PciBarDefinition>>{{0, kMem32_4k}})));
+    ASSERT_TRUE(temp->add_device(
+        std::make_shared<FakePciDevice>(std::vector<std::pair<uint32_t, PciBarDefinition>>{{0, kMem32_4k}})));
     ASSERT_TRUE(ports.insert(PciConfigIo::kBase, PciConfigIo::kLength, std::make_shared<PciConfigIo>(temp)));
     std::array<uint8_t, 4> probe{};
     EXPECT_TRUE(bus.read(PciRoot::kMmio32Base, probe));

@@ -43,13 +43,13 @@ TEST_F(UartTest, TransmitsToTheSink) {
 }
 
 TEST_F(UartTest, ReceivesQueuedInputInOrder) {
-  EXPECT_EQ(in(kUartLsr) & kUartLsrDr, 0);
+  EXPECT_EQ(in(kUartLsr)&kUartLsrDr, 0);
   input("ok");
   EXPECT_EQ(in(kUartLsr), kUartLsrDr | kUartLsrThre | kUartLsrTemt);
   EXPECT_EQ(in(kUartRbrThr), 'o');
-  EXPECT_NE(in(kUartLsr) & kUartLsrDr, 0);
+  EXPECT_NE(in(kUartLsr)&kUartLsrDr, 0);
   EXPECT_EQ(in(kUartRbrThr), 'k');
-  EXPECT_EQ(in(kUartLsr) & kUartLsrDr, 0);
+  EXPECT_EQ(in(kUartLsr)&kUartLsrDr, 0);
   EXPECT_EQ(in(kUartRbrThr), 0);  // nothing left
 }
 
@@ -134,25 +134,25 @@ TEST_F(UartTest, OverrunSetsOeAndRaisesLineStatus) {
   EXPECT_EQ(uart->input_dropped(), 3u);
   EXPECT_TRUE(line());
   EXPECT_EQ(in(kUartIirFcr), kUartIirRls);
-  EXPECT_EQ(in(kUartLsr) & kUartLsrOe, kUartLsrOe);
-  EXPECT_EQ(in(kUartLsr) & kUartLsrOe, 0);  // cleared by the read
+  EXPECT_EQ(in(kUartLsr)&kUartLsrOe, kUartLsrOe);
+  EXPECT_EQ(in(kUartLsr)&kUartLsrOe, 0);  // cleared by the read
   EXPECT_FALSE(line());
 }
 
 TEST_F(UartTest, FifoResetDropsPendingInput) {
   input("abc");
   outb(kUartIirFcr, kUartFcrEnable | kUartFcrClearRx);
-  EXPECT_EQ(in(kUartLsr) & kUartLsrDr, 0);
+  EXPECT_EQ(in(kUartLsr)&kUartLsrDr, 0);
 }
 
 TEST_F(UartTest, LoopbackReturnsBytesAndMirrorsModemLines) {
   outb(kUartMcr, kUartMcrLoop | 0x0a);  // what Linux's 8250 probe writes
-  EXPECT_EQ(in(kUartMsr) & 0xf0, 0x90);
+  EXPECT_EQ(in(kUartMsr)&0xf0, 0x90);
   outb(kUartMcr, kUartMcrLoop | 0x05);  // DTR, OUT1 -> DSR, RI
-  EXPECT_EQ(in(kUartMsr) & 0xf0, 0x60);
+  EXPECT_EQ(in(kUartMsr)&0xf0, 0x60);
   outb(kUartRbrThr, 'L');
   EXPECT_TRUE(out.empty());
-  EXPECT_EQ(in(kUartLsr) & kUartLsrDr, kUartLsrDr);
+  EXPECT_EQ(in(kUartLsr)&kUartLsrDr, kUartLsrDr);
   EXPECT_EQ(in(kUartRbrThr), 'L');
 }
 
@@ -184,7 +184,7 @@ TEST_F(UartTest, InputFromAnotherThread) {
   });
   std::vector<uint8_t> got;
   while (got.size() < kBytes) {
-    if (in(kUartLsr) & kUartLsrDr) got.push_back(in(kUartRbrThr));
+    if (in(kUartLsr)&kUartLsrDr) got.push_back(in(kUartRbrThr));
   }
   producer.join();
   for (int i = 0; i < kBytes; ++i) ASSERT_EQ(got[static_cast<size_t>(i)], static_cast<uint8_t>(i));

@@ -159,8 +159,8 @@ TEST_F(QueueTest, ChainLongerThanTheQueueIsRejected) {
 }
 
 TEST_F(QueueTest, BufferOutsideRamIsRejected) {
-  vq.add_chain({{0x200000, 16}});               // beyond the 1 MiB of RAM
-  vq.add_chain({{0xffff0, 0x20, true}});        // straddles the end of RAM
+  vq.add_chain({{0x200000, 16}});                // beyond the 1 MiB of RAM
+  vq.add_chain({{0xffff0, 0x20, true}});         // straddles the end of RAM
   vq.add_chain({{0x10000, 16}, {0x100000, 1}});  // second buffer starts at the end
   EXPECT_FALSE(q.pop(m()));
   expect_only(QueueFault::kBufferOutOfRam, 3);
@@ -257,9 +257,9 @@ class IndirectTest : public QueueTest {
 };
 
 TEST_F(IndirectTest, TableIsParsedInOrder) {
-  uint32_t len = vq.write_indirect_table(kTable, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 2},
-                                                  {0x30000, 30, VIRTQ_DESC_F_WRITE, 0},
-                                                  {0x20000, 20, VIRTQ_DESC_F_NEXT, 1}});
+  uint32_t len = vq.write_indirect_table(
+      kTable,
+      {{0x10000, 10, VIRTQ_DESC_F_NEXT, 2}, {0x30000, 30, VIRTQ_DESC_F_WRITE, 0}, {0x20000, 20, VIRTQ_DESC_F_NEXT, 1}});
   vq.set_desc(3, kTable, len, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE);  // WRITE is ignored here
   vq.publish(3);
   auto c = q.pop(m());
@@ -295,8 +295,8 @@ TEST_F(IndirectTest, RejectedWhenNotNegotiated) {
 }
 
 TEST_F(IndirectTest, NestedTableIsRejected) {
-  uint32_t len = vq.write_indirect_table(kTable, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 1},
-                                                  {0x60000, 16, VIRTQ_DESC_F_INDIRECT, 0}});
+  uint32_t len =
+      vq.write_indirect_table(kTable, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 1}, {0x60000, 16, VIRTQ_DESC_F_INDIRECT, 0}});
   vq.set_desc(0, kTable, len, VIRTQ_DESC_F_INDIRECT);
   vq.publish(0);
   EXPECT_FALSE(q.pop(m()));
@@ -314,8 +314,8 @@ TEST_F(IndirectTest, IndirectWithNextIsRejected) {
 
 TEST_F(IndirectTest, BadTableSizesAreRejected) {
   vq.write_indirect_table(kTable, std::vector<VirtqDesc>(kSize + 1, VirtqDesc{0x10000, 1, 0, 0}));
-  vq.set_desc(0, kTable, 24, VIRTQ_DESC_F_INDIRECT);               // not a multiple of 16
-  vq.set_desc(1, kTable, 0, VIRTQ_DESC_F_INDIRECT);                // empty
+  vq.set_desc(0, kTable, 24, VIRTQ_DESC_F_INDIRECT);                // not a multiple of 16
+  vq.set_desc(1, kTable, 0, VIRTQ_DESC_F_INDIRECT);                 // empty
   vq.set_desc(2, kTable, 16 * (kSize + 1), VIRTQ_DESC_F_INDIRECT);  // more entries than the queue size
   vq.publish(0);
   vq.publish(1);
@@ -333,12 +333,11 @@ TEST_F(IndirectTest, TableOutsideRamIsRejected) {
 }
 
 TEST_F(IndirectTest, LoopAndBadNextInsideTheTable) {
-  uint32_t loop = vq.write_indirect_table(kTable, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 1},
-                                                   {0x10010, 10, VIRTQ_DESC_F_NEXT, 0}});
+  uint32_t loop =
+      vq.write_indirect_table(kTable, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 1}, {0x10010, 10, VIRTQ_DESC_F_NEXT, 0}});
   vq.set_desc(0, kTable, loop, VIRTQ_DESC_F_INDIRECT);
   vq.publish(0);
-  uint32_t out = vq.write_indirect_table(kTable + 0x100, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 2},
-                                                          {0x10010, 10, 0, 0}});
+  uint32_t out = vq.write_indirect_table(kTable + 0x100, {{0x10000, 10, VIRTQ_DESC_F_NEXT, 2}, {0x10010, 10, 0, 0}});
   vq.set_desc(1, kTable + 0x100, out, VIRTQ_DESC_F_INDIRECT);
   vq.publish(1);
   EXPECT_FALSE(q.pop(m()));
@@ -380,8 +379,8 @@ TEST_F(QueueTest, NotificationFollowsUsedEventWithEventIdx) {
   };
   use_one();
   EXPECT_TRUE(q.needs_notification(m()));  // first notification after reset is always sent
-  vq.set_used_event(1);                   // "tell me when used idx passes 1"
-  use_one();                              // used idx 1 -> 2
+  vq.set_used_event(1);                    // "tell me when used idx passes 1"
+  use_one();                               // used idx 1 -> 2
   EXPECT_TRUE(q.needs_notification(m()));
   vq.set_used_event(10);
   use_one();  // 2 -> 3

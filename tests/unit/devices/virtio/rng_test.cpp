@@ -216,7 +216,7 @@ TEST_F(RngTest, EventIdxSuppressesInterruptsTheDriverDidNotAskFor) {
   kick();
   EXPECT_EQ(irq.msi(kQueueVector).triggers, 1);
   EXPECT_EQ(vq.avail_event(), 1);  // "kick me when entry 1 is published"
-  vq.set_used_event(5);             // the driver does not want to hear before used idx 6
+  vq.set_used_event(5);            // the driver does not want to hear before used idx 6
   vq.add_chain({{0x20000, 8, true}});
   kick();
   EXPECT_EQ(vq.used_idx(), 2);

@@ -111,8 +111,8 @@ TEST_F(VirtioPciTest, CapabilitiesDescribeTheBar0Layout) {
   ASSERT_NE(driver->msix_cap(), 0u);
   uint32_t msix = driver->msix_cap();
   EXPECT_EQ(driver->cfg_read(msix + 2, 2) & 0x7ff, kQueues);  // N - 1 with N = queues + 1
-  EXPECT_EQ(driver->cfg_read(msix + 4, 4), 0x4000u);         // table, BIR 0
-  EXPECT_EQ(driver->cfg_read(msix + 8, 4), 0x5000u);         // PBA, BIR 0
+  EXPECT_EQ(driver->cfg_read(msix + 4, 4), 0x4000u);          // table, BIR 0
+  EXPECT_EQ(driver->cfg_read(msix + 8, 4), 0x5000u);          // PBA, BIR 0
   EXPECT_EQ(irq.msi_count(), kQueues + 1u);
 }
 
@@ -416,9 +416,9 @@ TEST_F(VirtioPciTest, ConfigChangeBumpsGenerationAndUsesTheConfigVector) {
 
 TEST_F(VirtioPciTest, PciCfgCapabilityReachesBar0) {
   uint32_t cap = driver->cap(VIRTIO_PCI_CAP_PCI_CFG).config_offset;
-  driver->cfg_write(cap + 4, 0, 1);                    // bar
+  driver->cfg_write(cap + 4, 0, 1);                   // bar
   driver->cfg_write(cap + 8, kCommonNumQueues, 4);    // offset
-  driver->cfg_write(cap + 12, 2, 4);                   // length
+  driver->cfg_write(cap + 12, 2, 4);                  // length
   EXPECT_EQ(driver->cfg_read(cap + 16, 2), kQueues);  // pci_cfg_data
   driver->cfg_write(cap + 8, kCommonDeviceStatus, 4);
   driver->cfg_write(cap + 12, 1, 4);
