@@ -145,6 +145,20 @@ bool MsixTable::signal(uint16_t index) {
   return true;
 }
 
+Status MsixTable::check_invariants() const {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    if (masked(e)) continue;
+    if (e.pending && e.routed) {
+      return make_error(std::errc::state_not_recoverable, log::strf("live MSI-X entry %zu left pending", i));
+    }
+    if (e.routed && !(e.routed_message == message(static_cast<uint16_t>(i)))) {
+      return make_error(std::errc::state_not_recoverable, log::strf("MSI-X entry %zu routes a stale message", i));
+    }
+  }
+  return ok();
+}
+
 MsiMessage MsixTable::message(uint16_t index) const {
   if (index >= entries_.size()) return {};
   const Entry& e = entries_[index];

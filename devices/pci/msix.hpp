@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "devices/interrupts.hpp"
+#include "guestmm/base/error.hpp"
 
 namespace tide::dev {
 
@@ -65,6 +66,9 @@ class MsixTable {
   [[nodiscard]] bool entry_masked(uint16_t index) const;
   [[nodiscard]] bool pending(uint16_t index) const;
   [[nodiscard]] const Counters& counters() const { return counters_; }
+  // No live (enabled, unmasked) entry holds a pending bit, and every live entry that has a
+  // route routes its current message.
+  [[nodiscard]] Status check_invariants() const;
 
  private:
   struct Entry {

@@ -1,5 +1,6 @@
 #include "devices/virtio/queue.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 
@@ -114,6 +115,17 @@ void Queue::fault(QueueFault kind, const std::string& detail) {
     log::warn("%s: guest driver error %s (%s); counted, further ones not logged", name_.c_str(), queue_fault_name(kind),
               detail.c_str());
   }
+}
+
+Status Queue::check_invariants() const {
+  if (size_ == 0 || size_ > max_size_ || !std::has_single_bit(size_)) {
+    return make_error(std::errc::state_not_recoverable, log::strf("%s: size %u", name_.c_str(), size_));
+  }
+  if (stamp_.size() != max_size_ ||
+      std::any_of(stamp_.begin(), stamp_.end(), [this](uint32_t s) { return s > epoch_; })) {
+    return make_error(std::errc::state_not_recoverable, log::strf("%s: loop stamps ahead of epoch", name_.c_str()));
+  }
+  return ok();
 }
 
 bool Queue::check_layout(const gmm::GuestMemory& memory) {

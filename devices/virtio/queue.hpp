@@ -112,6 +112,9 @@ class Queue {
   }
   [[nodiscard]] uint64_t total_faults() const;
   [[nodiscard]] const std::string& name() const { return name_; }
+  // Size is a power of two within the maximum; loop-detection stamps are consistent.
+  // Thread: the device's (or any, while the queue is idle).
+  [[nodiscard]] Status check_invariants() const;
 
  private:
   enum class Layout : uint8_t { kUnchecked, kValid, kInvalid };

@@ -23,6 +23,7 @@ class MsixTest : public ::testing::Test {
     table = std::make_unique<MsixTable>(std::move(v));
   }
   void SetUp() override { make(4); }
+  void TearDown() override { EXPECT_TRUE(table->check_invariants()); }
   void write32(uint64_t off, uint32_t value) {
     std::array<uint8_t, 4> b{};
     store_le(b, value);

@@ -25,6 +25,7 @@ class QueueTest : public ::testing::Test {
   VirtqueueBuilder vq = VirtqueueBuilder::at(mem, kSize, kRings);
 
   void SetUp() override { vq.configure(q); }
+  void TearDown() override { EXPECT_TRUE(q.check_invariants()); }
   const gmm::GuestMemory& m() { return mem.memory(); }
   // Every fault kind except `kind` is still zero.
   void expect_only(QueueFault kind, uint64_t count) {
@@ -433,6 +434,7 @@ TEST(QueueStress, RandomDescriptorTablesNeverEscapeRam) {
       }
       q.add_used(mem.memory(), c->head, 0);
       ++popped;
+      ASSERT_TRUE(q.check_invariants());
     }
     EXPECT_EQ(q.next_avail(), n);
     EXPECT_EQ(vq.used_idx(), in_range);
