@@ -1,12 +1,56 @@
 #include "vmm/cli/cli.hpp"
 
 #include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "guestmm/base/log.hpp"
+#include "vmm/cli/run_command.hpp"
+#include "vmm/kvm/host_kind.hpp"
 
 namespace tide::vmm {
+namespace {
 
-int cli_main(int, char**) {
-  std::fprintf(stderr, "tide: not yet\n");
-  return 1;
+const char* const kHelp =
+    "usage: tide <command> [options]\n"
+    "\n"
+    "tide is a lightweight VMM on Linux KVM with a hypervisor-style guest memory manager.\n"
+    "\n"
+    "commands:\n"
+    "  run       boot one guest in the foreground (tide run --help)\n"
+    "\n"
+    "options:\n"
+    "  --help     this text\n"
+    "  --version  tide's version and the kind of KVM host it runs on\n";
+
+int version() {
+  std::printf("tide %s\nKVM host: %s\n", TIDE_VERSION, probe_host_kind_text().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::fputs(kHelp, stderr);
+    return 2;
+  }
+  const std::string& cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    if (!rest.empty() && rest[0] == "run") {
+      std::fputs(kRunHelp, stdout);
+      return 0;
+    }
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (cmd == "--version" || cmd == "version") return version();
+  if (cmd == "run") return run_command(rest);
+  log::error("unknown command '%s' (see tide --help)", cmd.c_str());
+  return 2;
 }
 
 }  // namespace tide::vmm

@@ -1,0 +1,155 @@
+#include "vmm/cli/run_command.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include "guestmm/base/log.hpp"
+#include "vmm/cli/args.hpp"
+#include "vmm/cli/size.hpp"
+#include "vmm/cli/terminal.hpp"
+#include "vmm/machine/layout.hpp"
+#include "vmm/machine/machine.hpp"
+
+namespace tide::vmm {
+
+const char* const kRunHelp =
+    "usage: tide run [options]\n"
+    "\n"
+    "Boots one guest in the foreground, its serial console on this terminal.\n"
+    "Without --kernel it boots tideguest, tide's own test guest.\n"
+    "\n"
+    "options:\n"
+    "  --kernel FILE     ELF kernel with a PVH entry note (tideguest, a Linux vmlinux)\n"
+    "  --cmdline STR     kernel command line (tideguest: tide.run=\"cmd; cmd; ...\")\n"
+    "  --initrd FILE     initial ramdisk, handed to the kernel as PVH module 0\n"
+    "  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number is MiB (default 512M)\n"
+    "  --vcpus N         number of vCPUs, 1..254 (default 1)\n"
+    "  --no-rng          do not give the guest a virtio-rng device\n"
+    "  --log-level L     debug, info, warn, error or off (default info; env TIDE_LOG)\n"
+    "  --help            this text\n"
+    "\n"
+    "exit status: the value the guest wrote to the debug-exit port (0x501); 0 after a\n"
+    "guest reset or power-off; 128+N when stopped by signal N; 1 with a one-line reason\n"
+    "on any error. On a terminal, Ctrl-A x ends the guest.\n";
+
+namespace {
+
+int fail(const std::string& message) {
+  log::error("%s", message.c_str());
+  return 1;
+}
+
+std::string default_tideguest() {
+  if (const char* env = std::getenv("TIDE_TIDEGUEST")) return env;
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto p = exe.parent_path() / "images" / "tideguest" / "tideguest.elf";
+    if (std::filesystem::exists(p, ec)) return p.string();
+  }
+  return {};
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& argv) {
+  Args args("run", {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level"}, {"help", "no-rng"});
+  if (auto st = args.parse(argv); !st) return fail(st.error().message());
+  if (args.has("help")) {
+    std::fputs(kRunHelp, stdout);
+    return 0;
+  }
+  if (!args.positional().empty()) return fail("unexpected argument '" + args.positional()[0] + "' (see tide run --help)");
+  if (auto l = args.get("log-level")) {
+    log::Level level;
+    if (!log::parse_level(*l, &level)) return fail("bad log level '" + *l + "' (debug, info, warn, error, off)");
+    log::set_level(level);
+  }
+
+  MachineConfig config;
+  config.vm.memory_bytes = layout::kDefaultMemory;
+  if (auto m = args.get("memory")) {
+    auto bytes = parse_size(*m);
+    if (!bytes) return fail("--memory: " + bytes.error().message());
+    config.vm.memory_bytes = *bytes;
+  }
+  if (auto v = args.get("vcpus")) {
+    char* end = nullptr;
+    unsigned long n = std::strtoul(v->c_str(), &end, 10);
+    if (v->empty() || *end != '\0' || n < 1 || n > 254) return fail("--vcpus: '" + *v + "' is not a number from 1 to 254");
+    config.vm.nr_vcpus = static_cast<uint32_t>(n);
+  }
+  if (auto k = args.get("kernel")) {
+    config.boot.kernel_path = *k;
+    config.vm.name = std::filesystem::path(*k).filename().string();
+  } else {
+    config.boot.kernel_path = default_tideguest();
+    config.vm.name = "tideguest";
+    if (config.boot.kernel_path.empty()) {
+      return fail("no --kernel given and tideguest was not found next to tide (build it, or set TIDE_TIDEGUEST)");
+    }
+  }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(config.boot.kernel_path, ec)) {
+    return fail("kernel " + config.boot.kernel_path + ": no such file");
+  }
+  config.boot.cmdline = args.get("cmdline").value_or("");
+  if (auto i = args.get("initrd")) {
+    if (!std::filesystem::is_regular_file(*i, ec)) return fail("initrd " + *i + ": no such file");
+    config.boot.initrd_path = *i;
+  }
+  config.rng = !args.has("no-rng");
+  config.console = [](std::span<const uint8_t> bytes) { Terminal::write_output(bytes); };
+
+  auto kvm = KvmSystem::open();
+  if (!kvm) return fail(kvm.error().message());
+  if (auto st = kvm->check_required(); !st) return fail(st.error().message());
+  auto pool = gmm::Pool::create(config.vm.memory_bytes);
+  if (!pool) return fail(pool.error().message());
+
+  EventLoop events;
+  events.start();
+  auto machine = Machine::create(*kvm, *pool, 0, config, events);
+  if (!machine) return fail(machine.error().message());
+  Machine& m = **machine;
+  log::info("%s: %s RAM, %u vCPU%s, KVM host: %s", config.vm.name.c_str(),
+            format_size(config.vm.memory_bytes).c_str(), config.vm.nr_vcpus, config.vm.nr_vcpus == 1 ? "" : "s",
+            host_kind_name(m.vm().host_kind()));
+
+  boost::asio::signal_set signals(events.context(), SIGINT, SIGTERM, SIGHUP);
+  signals.async_wait([&m](const boost::system::error_code& err, int sig) {
+    if (err) return;
+    m.stop(VmExit{VmExit::Kind::stopped, 128 + sig, log::strf("stopped by signal %d", sig)});
+  });
+  if (auto st = m.start(); !st) {
+    signals.cancel();
+    return fail(st.error().message());
+  }
+  Terminal terminal;
+  terminal.start([&m](std::span<const uint8_t> in) { m.console_input(in); },
+                 [&m] { m.stop(VmExit{VmExit::Kind::stopped, 0, "ended from the console (Ctrl-A x)"}); });
+
+  VmExit exit = m.wait();
+  terminal.stop();
+  boost::asio::post(events.context(), [&signals] { signals.cancel(); });
+  machine->reset();
+  events.stop();
+
+  switch (exit.kind) {
+    case VmExit::Kind::debug_exit:
+      log::info("%s: exited with status %d", config.vm.name.c_str(), exit.status);
+      return exit.status;
+    case VmExit::Kind::error:
+      return fail(config.vm.name + ": " + exit.message);
+    default:
+      log::info("%s: %s (%s)", config.vm.name.c_str(), vm_exit_kind_name(exit.kind), exit.message.c_str());
+      return exit.kind == VmExit::Kind::stopped ? exit.status : 0;
+  }
+}
+
+}  // namespace tide::vmm

@@ -1,0 +1,74 @@
+#include "vmm/machine/machine.hpp"
+
+#include "devices/pci/config_io.hpp"
+#include "devices/pci/ecam.hpp"
+#include "devices/platform/debug_exit.hpp"
+#include "devices/platform/wait_port.hpp"
+#include "guestmm/base/log.hpp"
+#include "vmm/machine/layout.hpp"
+
+namespace tide::vmm {
+
+Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, const gmm::Pool& pool, uint64_t pool_offset,
+                                                 MachineConfig config, EventLoop& events) {
+  if (config.vm.memory_bytes < layout::kMinMemory || config.vm.memory_bytes > layout::kMaxMemory ||
+      !gmm::page_aligned(config.vm.memory_bytes)) {
+    return make_error(std::errc::invalid_argument,
+                      log::strf("guest memory must be a multiple of 4 KiB between %llu MiB and %llu GiB",
+                                static_cast<unsigned long long>(layout::kMinMemory >> 20),
+                                static_cast<unsigned long long>(layout::kMaxMemory >> 30)));
+  }
+  std::unique_ptr<Machine> m(new Machine(std::move(config)));
+  TIDE_TRY_ASSIGN(vm, Vm::create(kvm, pool, pool_offset, m->config_.vm, events));
+  m->vm_ = std::move(vm);
+  m->memory_ = m->vm_->memory();
+  TIDE_TRY(m->add_platform_devices());
+  TIDE_TRY(m->add_pci_devices());
+  return m;
+}
+
+Machine::~Machine() {
+  if (!vm_) return;
+  vm_->request_stop(VmExit{VmExit::Kind::stopped, 0, "machine destroyed"});
+  vm_->wait();
+  rng_transport_.reset();
+  pci_.reset();  // unmaps BARs: the transports go, releasing MSI routes and doorbells
+  vm_.reset();
+}
+
+Status Machine::add_platform_devices() {
+  Vm& vm = *vm_;
+  auto sink = config_.console ? config_.console : [](std::span<const uint8_t>) {};
+  uart_ = std::make_shared<dev::Uart8250>(vm.interrupts(), std::move(sink), layout::kCom1Irq);
+  TIDE_TRY(vm.pio().insert(layout::kCom1, 8, uart_));
+  TIDE_TRY(vm.pio().insert(layout::kDebugExit, dev::DebugExit::kLength,
+                           std::make_shared<dev::DebugExit>([&vm](uint32_t status) {
+                             vm.request_stop(VmExit{VmExit::Kind::debug_exit, static_cast<int>(status & 0xff),
+                                                    log::strf("the guest wrote %u to the debug-exit port", status)});
+                           })));
+  TIDE_TRY(vm.pio().insert(layout::kWaitPort, dev::WaitPort::kLength,
+                           std::make_shared<dev::WaitPort>([&vm](uint32_t us) { vm.wait_port_sleep(us); })));
+  return ok();
+}
+
+Status Machine::add_pci_devices() {
+  Vm& vm = *vm_;
+  pci_ = std::make_shared<dev::PciRoot>(vm.mmio(), &vm.pio(), layout::kPciMmio32Base, layout::kPciMmio32Size);
+  TIDE_TRY(vm.pio().insert(dev::PciConfigIo::kBase, dev::PciConfigIo::kLength, std::make_shared<dev::PciConfigIo>(pci_)));
+  TIDE_TRY(vm.mmio().insert(layout::kEcamBase, layout::kEcamSize, std::make_shared<dev::PciEcam>(pci_)));
+  if (config_.rng) {
+    rng_ = std::make_shared<dev::VirtioRng>();
+    TIDE_TRY_ASSIGN(transport, dev::VirtioPciDevice::create(rng_, memory_, vm.interrupts(), vm.doorbells()));
+    rng_transport_ = transport;
+    TIDE_TRY(pci_->add_device(transport));
+  }
+  return ok();
+}
+
+Status Machine::start() {
+  TIDE_TRY_ASSIGN(report, boot_pvh(*vm_, config_.boot));
+  boot_report_ = report;
+  return vm_->start();
+}
+
+}  // namespace tide::vmm

@@ -1,0 +1,73 @@
+// Machine: a bootable tide guest — a Vm plus the platform the guest sees (docs/machine.md):
+// COM1 UART, debug exit, wait port, PCI root with config mechanism 1 and ECAM, and the
+// virtio devices (virtio-rng). It boots a PVH kernel and owns teardown order: vCPUs are
+// joined first, then the PCI root (which frees the transports, their MSI routes and
+// doorbells), then the Vm with its buses.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "devices/pci/pci_root.hpp"
+#include "devices/serial/uart_8250.hpp"
+#include "devices/virtio/rng.hpp"
+#include "devices/virtio/virtio_pci.hpp"
+#include "guestmm/pool.hpp"
+#include "vmm/boot/pvh_boot.hpp"
+#include "vmm/kvm/system.hpp"
+#include "vmm/machine/event_loop.hpp"
+#include "vmm/machine/vm.hpp"
+
+namespace tide::vmm {
+
+struct MachineConfig {
+  VmConfig vm;
+  KernelBoot boot;
+  bool rng = true;
+  // Receives the guest's serial output (called on vCPU threads, with the UART locked:
+  // it must not call back into the machine).
+  std::function<void(std::span<const uint8_t>)> console;
+};
+
+class Machine {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const KvmSystem& kvm, const gmm::Pool& pool,
+                                                               uint64_t pool_offset, MachineConfig config,
+                                                               EventLoop& events);
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine();
+
+  // Loads the kernel and starts the vCPUs. Thread: the owner, once.
+  [[nodiscard]] Status start();
+  // Blocks until the guest ended (see VmExit).
+  VmExit wait() { return vm_->wait(); }
+  // Ends the guest. Thread: any.
+  void stop(VmExit exit) { vm_->request_stop(std::move(exit)); }
+  // Bytes typed at the guest's console. Thread: any.
+  void console_input(std::span<const uint8_t> bytes) { uart_->enqueue_input(bytes); }
+
+  [[nodiscard]] Vm& vm() { return *vm_; }
+  [[nodiscard]] const MachineConfig& config() const { return config_; }
+  [[nodiscard]] const BootReport& boot_report() const { return boot_report_; }
+  [[nodiscard]] const dev::VirtioRng* rng() const { return rng_.get(); }
+  [[nodiscard]] const dev::VirtioPciDevice* rng_transport() const { return rng_transport_.get(); }
+
+ private:
+  Machine(MachineConfig config) : config_(std::move(config)) {}
+  [[nodiscard]] Status add_platform_devices();
+  [[nodiscard]] Status add_pci_devices();
+
+  MachineConfig config_;
+  std::unique_ptr<Vm> vm_;
+  gmm::GuestMemory memory_;  // outlives the transports that hold a reference to it
+  std::shared_ptr<dev::Uart8250> uart_;
+  std::shared_ptr<dev::PciRoot> pci_;
+  std::shared_ptr<dev::VirtioRng> rng_;
+  std::shared_ptr<dev::VirtioPciDevice> rng_transport_;
+  BootReport boot_report_;
+};
+
+}  // namespace tide::vmm
