@@ -19,6 +19,8 @@ constexpr uint16_t UART_LSR = 5;
 constexpr uint8_t UART_LCR_WLEN8 = 0x03;
 constexpr uint8_t UART_FCR_ENABLE_CLEAR = 0x07;
 constexpr uint8_t UART_LSR_THRE = 0x20;
+constexpr uint8_t UART_LSR_DR = 0x01;
+constexpr uint16_t UART_RBR = 0;
 constexpr uint8_t UART_IIR_FIFO_ENABLED = 0xc0;  // 16550A: both bits set with FIFOs on
 constexpr int kFifoDepth = 16;
 // A missing UART reads 0xff forever; give up waiting after this many polls.
@@ -51,6 +53,12 @@ void serial_putc(char c) {
   }
   arch::outb(kCom1 + UART_THR, static_cast<uint8_t>(c));
   --g_room;
+}
+
+bool serial_try_getc(char* out) {
+  if ((arch::inb(kCom1 + UART_LSR) & UART_LSR_DR) == 0) return false;
+  *out = static_cast<char>(arch::inb(kCom1 + UART_RBR));
+  return true;
 }
 
 void serial_write(const char* text, size_t length) {

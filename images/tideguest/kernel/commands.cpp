@@ -7,6 +7,7 @@
 #include "dev/clock.hpp"
 #include "dev/debug_exit.hpp"
 #include "dev/pci.hpp"
+#include "dev/serial.hpp"
 #include "dev/wait.hpp"
 #include "kernel/boot_info.hpp"
 #include "kernel/memtouch.hpp"
@@ -139,6 +140,25 @@ CommandResult cmd_sleep(Text args) {
   return CommandResult::kOk;
 }
 
+// Reads one line typed at the console (up to 255 bytes, ended by CR or LF) and echoes it
+// as "read: LINE": proves console input end to end.
+CommandResult cmd_read() {
+  char line[256];
+  size_t n = 0;
+  for (;;) {
+    char c = 0;
+    if (!dev::serial_try_getc(&c)) {
+      dev::wait_us(1000);
+      continue;
+    }
+    if (c == '\n' || c == '\r') break;
+    if (n + 1 < sizeof line) line[n++] = c;
+  }
+  line[n] = '\0';
+  kprintf("read: %s\n", line);
+  return CommandResult::kOk;
+}
+
 CommandResult cmd_mmcheck() {
   const char* problem = nullptr;
   const mm::BuddyAllocator& pages = mm::page_allocator();
@@ -168,6 +188,7 @@ CommandResult run_command(Text command) {
   if (name == Text("memtouch")) return cmd_memtouch(args);
   if (name == Text("sleep")) return cmd_sleep(args);
   if (name == Text("mmcheck")) return cmd_mmcheck();
+  if (name == Text("read")) return cmd_read();
   if (name == Text("fault")) {
     // Test hook for the exception path: a read far above any mapping (#PF, exit 0x7f).
     return *reinterpret_cast<volatile uint64_t*>(0x7fff00000000ull) ? CommandResult::kOk
