@@ -6,7 +6,7 @@ namespace tide {
 
 std::string Error::message() const {
   std::string m = context;
-  if (code) {
+  if (code && (from_system || m.empty())) {
     if (!m.empty()) m += ": ";
     m += code.message();
   }
@@ -18,7 +18,7 @@ void throw_exception_from_error(const Error& e, const boost::source_location&) {
 }
 
 Error errno_error(std::string context) {
-  return Error{std::error_code(errno, std::generic_category()), std::move(context)};
+  return Error{std::error_code(errno, std::generic_category()), std::move(context), true};
 }
 
 }  // namespace tide

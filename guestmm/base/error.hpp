@@ -15,8 +15,9 @@ namespace tide {
 struct Error {
   std::error_code code;
   std::string context;
+  bool from_system = false;  // the code came from errno: its text adds information
 
-  // "context: message" — one line, meant for the user.
+  // One line, meant for the user: the context, plus the system's text for errno errors.
   [[nodiscard]] std::string message() const;
 };
 
@@ -35,6 +36,12 @@ using Status = Result<void>;
 }
 [[nodiscard]] inline Error make_error(std::errc code, std::string context) {
   return Error{std::make_error_code(code), std::move(context)};
+}
+
+// The same error with "prefix: " put before its context.
+[[nodiscard]] inline Error prefixed(Error e, const std::string& prefix) {
+  e.context = prefix + ": " + e.context;
+  return e;
 }
 
 // Success value for Status-returning functions.

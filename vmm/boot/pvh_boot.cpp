@@ -19,7 +19,7 @@ Result<BootReport> boot_pvh(Vm& vm, const KernelBoot& boot) {
   const gmm::GuestMemory mem = vm.memory();
   TIDE_TRY_ASSIGN(file, read_file(boot.kernel_path, kMaxKernelBytes));
   auto image = parse_elf(file);
-  if (!image) return make_error(image.error().code, boot.kernel_path + ": " + image.error().context);
+  if (!image) return prefixed(image.error(), boot.kernel_path);
   if (!image->pvh_entry) {
     return make_error(std::errc::invalid_argument,
                       boot.kernel_path + ": not an ELF with a PVH note (XEN_ELFNOTE_PHYS32_ENTRY); "
@@ -28,7 +28,7 @@ Result<BootReport> boot_pvh(Vm& vm, const KernelBoot& boot) {
   if (image->lowest_paddr < layout::kHighMemoryStart) {
     return make_error(std::errc::invalid_argument, boot.kernel_path + ": loads below 1 MiB, over tide's boot data");
   }
-  if (auto st = load_elf(*image, file, mem); !st) return make_error(st.error().code, boot.kernel_path + ": " + st.error().context);
+  if (auto st = load_elf(*image, file, mem); !st) return prefixed(st.error(), boot.kernel_path);
 
   BootReport report;
   report.entry = *image->pvh_entry;

@@ -30,6 +30,8 @@ const char* const kRunHelp =
     "  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number is MiB (default 512M)\n"
     "  --vcpus N         number of vCPUs, 1..254 (default 1)\n"
     "  --no-rng          do not give the guest a virtio-rng device\n"
+    "  --vcpu-stats      at exit, print each vCPU's KVM statistics (exits, emulated\n"
+    "                    instructions, page faults) and tide's exit counters\n"
     "  --log-level L     debug, info, warn, error or off (default info; env TIDE_LOG)\n"
     "  --help            this text\n"
     "\n"
@@ -55,10 +57,27 @@ std::string default_tideguest() {
   return {};
 }
 
+void print_vcpu_stats(Vm& vm) {
+  static const char* const kKeys[] = {"exits", "insn_emulation", "io_exits", "mmio_exits", "pf_fixed",
+                                      "pf_taken", "irq_injections", "halt_exits"};
+  for (uint32_t i = 0; i < vm.config().nr_vcpus; ++i) {
+    std::string line = log::strf("vcpu%u:", i);
+    if (auto stats = vm.vcpu(i).stats()) {
+      for (const char* k : kKeys) {
+        if (auto it = stats->find(k); it != stats->end()) line += log::strf(" %s=%llu", k, static_cast<unsigned long long>(it->second));
+      }
+    }
+    const VcpuCounters& c = vm.vcpu_counters(i);
+    line += log::strf(" tide_pio=%llu tide_mmio=%llu waits=%llu", static_cast<unsigned long long>(c.pio_exits.load()),
+                      static_cast<unsigned long long>(c.mmio_exits.load()), static_cast<unsigned long long>(c.waits.load()));
+    std::fprintf(stderr, "tide: %s\n", line.c_str());  // asked for: printed whatever the log level
+  }
+}
+
 }  // namespace
 
 int run_command(const std::vector<std::string>& argv) {
-  Args args("run", {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level"}, {"help", "no-rng"});
+  Args args("run", {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level"}, {"help", "no-rng", "vcpu-stats"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {
     std::fputs(kRunHelp, stdout);
@@ -117,9 +136,6 @@ int run_command(const std::vector<std::string>& argv) {
   auto machine = Machine::create(*kvm, *pool, 0, config, events);
   if (!machine) return fail(machine.error().message());
   Machine& m = **machine;
-  log::info("%s: %s RAM, %u vCPU%s, KVM host: %s", config.vm.name.c_str(),
-            format_size(config.vm.memory_bytes).c_str(), config.vm.nr_vcpus, config.vm.nr_vcpus == 1 ? "" : "s",
-            host_kind_name(m.vm().host_kind()));
 
   boost::asio::signal_set signals(events.context(), SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&m](const boost::system::error_code& err, int sig) {
@@ -130,12 +146,17 @@ int run_command(const std::vector<std::string>& argv) {
     signals.cancel();
     return fail(st.error().message());
   }
+  log::info("%s: %s RAM, %u vCPU%s, KVM host: %s", config.vm.name.c_str(),
+            format_size(config.vm.memory_bytes).c_str(), config.vm.nr_vcpus, config.vm.nr_vcpus == 1 ? "" : "s",
+            host_kind_name(m.vm().host_kind()));
+
   Terminal terminal;
   terminal.start([&m](std::span<const uint8_t> in) { m.console_input(in); },
                  [&m] { m.stop(VmExit{VmExit::Kind::stopped, 0, "ended from the console (Ctrl-A x)"}); });
 
   VmExit exit = m.wait();
   terminal.stop();
+  if (args.has("vcpu-stats")) print_vcpu_stats(m.vm());
   boost::asio::post(events.context(), [&signals] { signals.cancel(); });
   machine->reset();
   events.stop();

@@ -32,7 +32,7 @@ Result<KvmSystem> KvmSystem::open(const std::string& path) {
     std::string hint = e == ENOENT ? " (no KVM on this host: load kvm_intel, kvm_amd or kvm_pvm)"
                        : e == EACCES ? " (permission denied: run as root or join the kvm group)"
                                      : "";
-    return make_error(std::error_code(e, std::generic_category()), "open " + path + hint);
+    return Error{std::error_code(e, std::generic_category()), "open " + path + hint, true};
   }
   int api = ::ioctl(k.fd_.get(), KVM_GET_API_VERSION, 0);
   if (api != KVM_API_VERSION) {
