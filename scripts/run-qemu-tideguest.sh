@@ -2,13 +2,13 @@
 # Boots tideguest under QEMU/KVM (microvm with PCIe, virtio-rng, debug-exit) with the
 # serial console on stdout, and exits with the guest's own status (QEMU's >> 1).
 # Usage: scripts/run-qemu-tideguest.sh [-k ELF] [-r 'script'] [extra qemu args...]
-#   -k ELF      kernel (default: $TIDEGUEST_ELF or build-guest/images/tideguest/tideguest.elf)
+#   -k ELF      kernel (default: $TIDEGUEST_ELF or build/images/tideguest/tideguest.elf)
 #   -r SCRIPT   tide.run script (default: 'info; exit 0'); -a APPEND sets the whole cmdline
 #   -m/-smp/... any other argument is passed to QEMU after the defaults (later ones win).
 # Environment: QEMU (binary), TIDEGUEST_MACHINE (default microvm,pcie=on).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-elf="${TIDEGUEST_ELF:-$root/build-guest/images/tideguest/tideguest.elf}"
+elf="${TIDEGUEST_ELF:-$root/build/images/tideguest/tideguest.elf}"
 script='info; exit 0'
 append=''
 while (($#)); do

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "process.hpp"
+#include "support/process.hpp"
 
 namespace tide::test {
 
