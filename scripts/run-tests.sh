@@ -16,7 +16,7 @@ for arg in "$@"; do
   esac
 done
 scripts/setup.sh "${setup_args[@]}"
-images/linux/prepare.sh build/images/linux
+images/linux/prepare.sh "$build/images/linux"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <map>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -37,8 +36,14 @@ inline std::map<std::string, std::string> fields_of(const std::string& text, con
   size_t at = text.find(prefix);
   if (at == std::string::npos) return out;
   std::string line = text.substr(at, text.find('\n', at) - at);
-  std::regex kv(R"(([a-z_0-9]+)=([^ ]+))");
-  for (std::sregex_iterator it(line.begin(), line.end(), kv), end; it != end; ++it) out[(*it)[1]] = (*it)[2];
+  size_t pos = 0;
+  while (pos < line.size()) {
+    size_t end = line.find(' ', pos);
+    if (end == std::string::npos) end = line.size();
+    std::string word = line.substr(pos, end - pos);
+    if (size_t eq = word.find('='); eq != std::string::npos && eq > 0) out[word.substr(0, eq)] = word.substr(eq + 1);
+    pos = end + 1;
+  }
   return out;
 }
 
