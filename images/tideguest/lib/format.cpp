@@ -231,4 +231,10 @@ void kprintf(const char* fmt, ...) {
   va_end(args);
 }
 
+void kprint_size(uint64_t bytes) {
+  if (bytes % (1ull << 20) == 0) kprintf("%luMiB", bytes >> 20);
+  else if (bytes % (1ull << 10) == 0) kprintf("%luKiB", bytes >> 10);
+  else kprintf("%luB", bytes);
+}
+
 }  // namespace tg

@@ -6,6 +6,7 @@
 
 #include <cstdarg>
 #include <cstddef>
+#include <cstdint>
 
 namespace tg::lib {
 
@@ -24,5 +25,7 @@ namespace tg {
 
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void vkprintf(const char* fmt, va_list args);
+// Prints a byte count in the largest unit that divides it exactly: 256MiB, 12KiB, 100B.
+void kprint_size(uint64_t bytes);
 
 }  // namespace tg
