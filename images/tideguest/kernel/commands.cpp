@@ -10,6 +10,7 @@
 #include "dev/serial.hpp"
 #include "dev/wait.hpp"
 #include "kernel/boot_info.hpp"
+#include "kernel/memfill.hpp"
 #include "kernel/memtouch.hpp"
 #include "lib/format.hpp"
 #include "mm/buddy.hpp"
@@ -133,6 +134,66 @@ CommandResult cmd_memtouch(Text args) {
   return CommandResult::kOk;
 }
 
+CommandResult cmd_memfill(Text args) {
+  constexpr const char* kUsage = "usage: memfill SIZE[K|M|G] [SEED]";
+  uint64_t size_bytes = 0;
+  uint64_t seed = 1;
+  if (!args.take_word().parse_size(&size_bytes) || size_bytes == 0) return fail("memfill", kUsage);
+  Text word = args.take_word();
+  if ((!word.empty() && !word.parse_u64(&seed)) || !args.take_word().empty())
+    return fail("memfill", kUsage);
+  const char* error = nullptr;
+  if (!memfill(size_bytes, seed, &error)) return fail("memfill", error);
+  return CommandResult::kOk;
+}
+
+// STRIDE (>= 1), the first argument of hookrelease and memzap.
+bool parse_stride(Text* args, uint64_t* stride) {
+  return args->take_word().parse_u64(stride) && *stride >= 1;
+}
+
+CommandResult cmd_hookrelease(Text args) {
+  constexpr const char* kUsage = "usage: hookrelease STRIDE [COUNT] (pages, >= 1)";
+  uint64_t stride = 0;
+  uint64_t max_request_pages = 0;
+  if (!parse_stride(&args, &stride)) return fail("hookrelease", kUsage);
+  Text word = args.take_word();
+  if ((!word.empty() && (!word.parse_u64(&max_request_pages) || max_request_pages == 0)) ||
+      !args.take_word().empty())
+    return fail("hookrelease", kUsage);
+  const char* error = nullptr;
+  if (!hookrelease(stride, max_request_pages, &error)) return fail("hookrelease", error);
+  return CommandResult::kOk;
+}
+
+// Self-test of memverify's accounting: zeroes what `hookrelease STRIDE` would release.
+CommandResult cmd_memzap(Text args) {
+  constexpr const char* kUsage = "usage: memzap STRIDE [nomark]";
+  uint64_t stride = 0;
+  if (!parse_stride(&args, &stride)) return fail("memzap", kUsage);
+  Text word = args.take_word();
+  if ((!word.empty() && !(word == Text("nomark"))) || !args.take_word().empty())
+    return fail("memzap", kUsage);
+  const char* error = nullptr;
+  if (!memzap(stride, word.empty(), &error)) return fail("memzap", error);
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_memverify(Text args) {
+  Text word = args.take_word();
+  if ((!word.empty() && !(word == Text("nowrite"))) || !args.take_word().empty())
+    return fail("memverify", "usage: memverify [nowrite]");
+  const char* error = nullptr;
+  if (!memverify(word.empty(), &error)) return fail("memverify", error);
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_memfree() {
+  const char* error = nullptr;
+  if (!memfree(&error)) return fail("memfree", error);
+  return CommandResult::kOk;
+}
+
 CommandResult cmd_sleep(Text args) {
   uint64_t ms = 0;
   if (!args.take_word().parse_u64(&ms)) return fail("sleep", "usage: sleep MS");
@@ -186,6 +247,11 @@ CommandResult run_command(Text command) {
   if (name == Text("pci")) return cmd_pci();
   if (name == Text("rng")) return cmd_rng(args);
   if (name == Text("memtouch")) return cmd_memtouch(args);
+  if (name == Text("memfill")) return cmd_memfill(args);
+  if (name == Text("hookrelease")) return cmd_hookrelease(args);
+  if (name == Text("memzap")) return cmd_memzap(args);
+  if (name == Text("memverify")) return cmd_memverify(args);
+  if (name == Text("memfree")) return cmd_memfree();
   if (name == Text("sleep")) return cmd_sleep(args);
   if (name == Text("mmcheck")) return cmd_mmcheck();
   if (name == Text("read")) return cmd_read();

@@ -1,6 +1,7 @@
 // The commands of the script language (see README.md for the reference):
 //   echo TEXT | info | pci | rng N | memtouch SIZE [seq|rand] [PASSES] [keep] |
-//   sleep MS | mmcheck | exit N
+//   memfill SIZE [SEED] | hookrelease STRIDE [COUNT] | memzap STRIDE [nomark] |
+//   memverify [nowrite] | memfree | sleep MS | mmcheck | read | fault | exit N
 // A command that fails prints "tideguest: <command>: <reason>" and the VM ends with
 // status 1; an unknown command ends it with status 2.
 #pragma once
