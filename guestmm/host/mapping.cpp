@@ -36,6 +36,15 @@ Result<Mapping> Mapping::reserve(uint64_t size_bytes, uint64_t align) {
   return Mapping(reinterpret_cast<std::byte*>(aligned), size_bytes);
 }
 
+Result<Mapping> Mapping::anonymous(uint64_t size_bytes) {
+  uint64_t size = (size_bytes + 4095) & ~uint64_t{4095};
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    return errno_error(log::strf("map %llu KiB of table memory", static_cast<unsigned long long>(size >> 10)));
+  }
+  return Mapping(static_cast<std::byte*>(p), size);
+}
+
 Result<Mapping> Mapping::map_shared(int fd, uint64_t offset, uint64_t size_bytes) {
   void* p = ::mmap(nullptr, size_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                    static_cast<off_t>(offset));

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "guestmm/base/error.hpp"
@@ -23,6 +24,9 @@ class Mapping {
 
   // Address space only (PROT_NONE, MAP_NORESERVE), aligned to `align` (a power of two).
   [[nodiscard]] static Result<Mapping> reserve(uint64_t size_bytes, uint64_t align);
+  // Private zero-filled read/write memory that costs nothing until touched (MAP_NORESERVE):
+  // for tables sized to the pool or to a guest.
+  [[nodiscard]] static Result<Mapping> anonymous(uint64_t size_bytes);
   // A MAP_SHARED read/write view of [offset, offset+size) of `fd`.
   [[nodiscard]] static Result<Mapping> map_shared(int fd, uint64_t offset, uint64_t size_bytes);
 
@@ -37,5 +41,13 @@ class Mapping {
   std::byte* base_ = nullptr;
   uint64_t size_bytes_ = 0;
 };
+
+// The mapping as an array of T. Safe for trivially constructible T: mmap returns zeroed,
+// page-aligned memory, and a zero T is what the tables built on it start from.
+template <class T>
+T* as_array(const Mapping& m) {
+  static_assert(std::is_trivially_default_constructible_v<T>);
+  return reinterpret_cast<T*>(m.data());
+}
 
 }  // namespace tide::gmm::host

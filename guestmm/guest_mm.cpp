@@ -1,0 +1,346 @@
+#include "guestmm/guest_mm.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "guestmm/base/log.hpp"
+#include "guestmm/memory_manager.hpp"
+
+namespace tide::gmm {
+namespace {
+
+constexpr unsigned kExtentOrder = BuddyAllocator::kExtentOrder;
+
+Error exhausted(const std::string& guest, uint64_t pool_bytes) {
+  return make_error(std::errc::not_enough_memory,
+                    log::strf("%s: the pool (%llu MiB) has no free frame left; give tide a larger --pool", guest.c_str(),
+                              static_cast<unsigned long long>(pool_bytes >> 20)));
+}
+
+}  // namespace
+
+GuestMm::GuestMm(MemoryManager& mm, uint16_t id, std::string name, P2m p2m, std::unique_ptr<host::WindowBacking> window)
+    : mm_(mm), id_(id), name_(std::move(name)), p2m_(std::move(p2m)), window_(std::move(window)),
+      cache_(mm.pool(), mm.frames()) {}
+
+GuestMm::~GuestMm() {
+  // Every frame goes back to the pool, punched. The window goes with this object; nothing
+  // may touch it any more (the VMM stops vCPUs and devices first).
+  std::vector<uint64_t> all(p2m_.nr_pages());
+  for (uint64_t i = 0; i < all.size(); ++i) all[i] = i;
+  if (auto r = release_indices(std::move(all), PageState::empty, ReleaseResult{}); !r) {
+    log::warn("%s: %s", name_.c_str(), r.error().message().c_str());
+  }
+  cache_.drain();
+}
+
+std::vector<MemoryRegion> GuestMm::regions() const {
+  std::vector<MemoryRegion> out;
+  uint64_t at = 0;
+  for (const RamRange& r : p2m_.ranges()) {
+    out.push_back(MemoryRegion{r.base, r.size_bytes, window_->base() + at});
+    at += r.size_bytes;
+  }
+  return out;
+}
+
+void GuestMm::own(uint64_t index, Mfn mfn) {
+  Frame& f = mm_.frames()[mfn];
+  f.owner = id_;
+  f.gfn = static_cast<uint32_t>(p2m_.gfn_at(index).value());
+  f.map_count = 1;
+  f.flags = static_cast<uint16_t>(kFrameAllocated | kFrameResident);
+}
+
+Status GuestMm::handle_fault(const host::WindowFault& fault) {
+  const uint64_t index = fault.offset >> kPageShift;
+  if (index >= p2m_.nr_pages()) return make_error(std::errc::bad_address, name_ + ": fault outside guest RAM");
+  const uint64_t extent = index / kPagesPerExtent;
+  std::lock_guard lock(p2m_.extent_lock(extent));
+  const P2mEntry e = p2m_.load(index);
+  if (e.has_frame()) {
+    // Another fault on this page was served first, or the kernel dropped the PTE of a
+    // Present page: map the frame that is already there.
+    counters_.refills.fetch_add(1, std::memory_order_relaxed);
+    return window_->fill_present(index << kPageShift, kPageSize);
+  }
+  if (e.state() == PageState::swapped || e.state() == PageState::foreign) {
+    return make_error(std::errc::operation_not_supported,
+                      log::strf("%s: fault on a %s page", name_.c_str(), page_state_name(e.state())));
+  }
+  counters_.faults.fetch_add(1, std::memory_order_relaxed);
+  if (p2m_.extent_pages(extent) == kPagesPerExtent) {
+    bool any_frame = false;
+    const uint64_t first = extent * kPagesPerExtent;
+    for (uint64_t i = 0; i < kPagesPerExtent && !any_frame; ++i) any_frame = p2m_.load(first + i).has_frame();
+    if (!any_frame) {
+      auto st = fault_extent(extent);
+      if (st || st.error().code != std::errc::not_enough_memory) return st;
+      // No free 2 MiB block: serve the page alone.
+    }
+  }
+  return fault_page(index);
+}
+
+std::optional<Mfn> GuestMm::extent_block_hint(uint64_t extent) const {
+  // The window keeps viewing released frames; if it views one aligned 2 MiB block in
+  // order, taking that same block back needs no window change.
+  const uint64_t first = extent * kPagesPerExtent;
+  auto head = p2m_.load(first).window_frame();
+  if (!head || (head->value() & (kPagesPerExtent - 1)) != 0) return std::nullopt;
+  for (uint64_t i = 1; i < kPagesPerExtent; ++i) {
+    auto f = p2m_.load(first + i).window_frame();
+    if (!f || *f != *head + i) return std::nullopt;
+  }
+  return head;
+}
+
+Status GuestMm::fault_extent(uint64_t extent) {
+  PoolAllocator& pool = mm_.pool();
+  std::optional<Mfn> block;
+  bool remap = true;
+  if (auto hint = extent_block_hint(extent); hint && pool.alloc_exact(*hint, kExtentOrder)) {
+    block = hint;
+    remap = false;
+  } else {
+    block = pool.alloc_block(kExtentOrder);
+  }
+  if (!block) return exhausted(name_, mm_.pool_bytes());
+  const uint64_t first = extent * kPagesPerExtent;
+  const uint64_t off = first << kPageShift;
+  Status st = ok();
+  if (remap) {
+    st = window_->map_frames(off, block->value() << kPageShift, kExtentSize);
+    if (st) counters_.remaps.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (st) st = window_->fill_zero(off, kExtentSize);
+  if (!st) {
+    // The block may have been partly populated: scrub it before it goes back.
+    host::ByteRange r{block->value() << kPageShift, kExtentSize};
+    if (mm_.backing().punch(std::span(&r, 1))) {
+      pool.free_clean_block(*block, kExtentOrder);
+    } else {
+      std::vector<Mfn> frames;
+      for (uint64_t i = 0; i < kPagesPerExtent; ++i) frames.push_back(*block + i);
+      pool.offer_hot(frames, /*force=*/true);
+    }
+    return prefixed(st.error(), name_);
+  }
+  for (uint64_t i = 0; i < kPagesPerExtent; ++i) {
+    own(first + i, *block + i);
+    p2m_.store(first + i, P2mEntry::present(*block + i));
+  }
+  counters_.fault_around.fetch_add(1, std::memory_order_relaxed);
+  counters_.resident.fetch_add(kPagesPerExtent, std::memory_order_relaxed);
+  return ok();
+}
+
+Status GuestMm::fault_page(uint64_t index) {
+  PoolAllocator& pool = mm_.pool();
+  const P2mEntry e = p2m_.load(index);
+  std::optional<Mfn> mfn;
+  bool hot = false;
+  bool remap = true;
+  if (auto hint = e.window_frame(); hint && pool.alloc_exact(*hint, 0)) {
+    mfn = hint;
+    remap = false;
+  }
+  if (!mfn) mfn = cache_.alloc();
+  if (!mfn) {
+    mfn = pool.take_hot();
+    hot = mfn.has_value();
+  }
+  if (!mfn) return exhausted(name_, mm_.pool_bytes());
+  const uint64_t off = index << kPageShift;
+  Status st = ok();
+  if (remap) {
+    st = window_->map_frames(off, mfn->value() << kPageShift, kPageSize);
+    if (st) counters_.remaps.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (st) {
+    if (hot) {
+      // A hot frame still holds its last owner's bytes: zero it through the pool map
+      // before this guest can see it.
+      std::memset(mm_.backing().map() + (mfn->value() << kPageShift), 0, kPageSize);
+      st = window_->fill_present(off, kPageSize);
+      counters_.hot_reuses.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      st = window_->fill_zero(off, kPageSize);
+    }
+  }
+  if (!st) {
+    if (hot) {
+      pool.offer_hot(std::span(&*mfn, 1), /*force=*/true);
+    } else {
+      host::ByteRange r{mfn->value() << kPageShift, kPageSize};
+      if (mm_.backing().punch(std::span(&r, 1))) cache_.free(*mfn);
+      else pool.offer_hot(std::span(&*mfn, 1), /*force=*/true);
+    }
+    return prefixed(st.error(), name_);
+  }
+  own(index, *mfn);
+  p2m_.store(index, P2mEntry::present(*mfn));
+  counters_.resident.fetch_add(1, std::memory_order_relaxed);
+  return ok();
+}
+
+Result<ReleaseResult> GuestMm::release(std::span<const Gfn> gfns, PageState to) {
+  ReleaseResult r;
+  r.requested = gfns.size();
+  std::vector<uint64_t> indices;
+  indices.reserve(gfns.size());
+  for (Gfn g : gfns) {
+    if (auto i = p2m_.index_of(g)) indices.push_back(*i);
+    else ++r.outside;
+  }
+  return release_indices(std::move(indices), to, r);
+}
+
+Result<ReleaseResult> GuestMm::release_range(Gfn first, uint64_t count, PageState to) {
+  ReleaseResult r;
+  r.requested = count;
+  std::vector<uint64_t> indices;
+  for (uint64_t k = 0; k < count; ++k) {
+    if (auto i = p2m_.index_of(first + k)) indices.push_back(*i);
+    else ++r.outside;
+  }
+  return release_indices(std::move(indices), to, r);
+}
+
+Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, PageState to, ReleaseResult r) {
+  if (to == PageState::present || to == PageState::shared || to == PageState::swapped || to == PageState::foreign) {
+    return make_error(std::errc::invalid_argument, "release: the target state must be frameless");
+  }
+  counters_.release_calls.fetch_add(1, std::memory_order_relaxed);
+  std::sort(indices.begin(), indices.end());
+  const size_t before = indices.size();
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  r.duplicates += before - indices.size();
+  if (indices.empty()) return r;
+
+  // Lock every extent involved, in ascending order (the only multi-extent locker, so no
+  // deadlock with faults, which take one extent at a time).
+  std::vector<std::unique_lock<std::mutex>> locks;
+  uint64_t last_extent = UINT64_MAX;
+  for (uint64_t i : indices) {
+    uint64_t e = i / kPagesPerExtent;
+    if (e != last_extent) {
+      locks.emplace_back(p2m_.extent_lock(e));
+      last_extent = e;
+    }
+  }
+  std::vector<uint64_t> freed_pages;  // page indices whose frames were taken
+  std::vector<Mfn> freed;             // their frames, in the same order
+  for (uint64_t i : indices) {
+    const P2mEntry e = p2m_.load(i);
+    if (e.has_frame()) {
+      const Mfn m = e.mfn();
+      Frame& f = mm_.frames()[m];
+      f.owner = 0;
+      f.gfn = 0;
+      f.map_count = 0;
+      f.flags = kFrameAllocated;
+      freed_pages.push_back(i);
+      freed.push_back(m);
+      p2m_.store(i, P2mEntry::frameless(to, m));
+    } else {
+      ++r.frameless;
+      if (e.state() != to) p2m_.store(i, P2mEntry::frameless(to, e.window_frame()));
+    }
+  }
+  r.released = freed.size();
+  counters_.resident.fetch_sub(freed.size(), std::memory_order_relaxed);
+  counters_.released.fetch_add(freed.size(), std::memory_order_relaxed);
+  if (freed.empty()) return r;
+
+  // The pool may keep a prefix of the frames hot (resident). No punch will remove the
+  // window's PTEs for those, so drop them explicitly.
+  PoolAllocator& pool = mm_.pool();
+  const size_t hot = pool.offer_hot(freed);
+  Status zapped = ok();
+  if (hot > 0) {
+    std::vector<host::ByteRange> zap;
+    for (size_t k = 0; k < hot; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
+    zapped = window_->zap(host::coalesce(std::move(zap)));
+  }
+  // Punch the rest in coalesced pool ranges: this returns the host memory, guarantees the
+  // frames read as zeroes, and removes every PTE that maps them (window views included).
+  std::vector<host::ByteRange> ranges;
+  for (size_t k = hot; k < freed.size(); ++k) ranges.push_back(host::ByteRange{freed[k].value() << kPageShift, kPageSize});
+  ranges = host::coalesce(std::move(ranges));
+  r.punched_ranges = ranges.size();
+  Status punched = mm_.backing().punch(ranges);
+  std::span<const Mfn> rest(freed.data() + hot, freed.size() - hot);
+  if (!punched) {
+    // Not scrubbed: keep them resident and zero them before reuse.
+    pool.offer_hot(rest, /*force=*/true);
+    locks.clear();
+    return prefixed(punched.error(), name_ + ": scrub released frames");
+  }
+  locks.clear();
+  if (rest.size() <= FrameCache::kBatch) {
+    for (Mfn m : rest) cache_.free(m);
+  } else {
+    pool.free_clean(rest);
+  }
+  if (!zapped) return prefixed(zapped.error(), name_ + ": drop window mappings of hot frames");
+  return r;
+}
+
+GuestMmStats GuestMm::stats() const {
+  GuestMmStats s;
+  s.resident_frames = counters_.resident.load(std::memory_order_relaxed);
+  s.faults = counters_.faults.load(std::memory_order_relaxed);
+  s.fault_around = counters_.fault_around.load(std::memory_order_relaxed);
+  s.refills = counters_.refills.load(std::memory_order_relaxed);
+  s.frames_released = counters_.released.load(std::memory_order_relaxed);
+  s.release_calls = counters_.release_calls.load(std::memory_order_relaxed);
+  s.window_remaps = counters_.remaps.load(std::memory_order_relaxed);
+  s.hot_reuses = counters_.hot_reuses.load(std::memory_order_relaxed);
+  return s;
+}
+
+std::vector<std::unique_lock<std::mutex>> GuestMm::lock_all() const {
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (uint64_t e = 0; e < p2m_.nr_extents(); ++e) locks.emplace_back(p2m_.extent_lock(e));
+  return locks;
+}
+
+Status GuestMm::check_invariants_locked(std::vector<uint8_t>& seen, uint64_t* present) const {
+  auto broken = [&](const std::string& what) {
+    return make_error(std::errc::state_not_recoverable, name_ + ": " + what);
+  };
+  TIDE_TRY(window_->snapshot_mappings());
+  uint64_t count = 0;
+  for (uint64_t i = 0; i < p2m_.nr_pages(); ++i) {
+    const P2mEntry e = p2m_.load(i);
+    if (!e.has_frame()) continue;
+    const Mfn m = e.mfn();
+    const unsigned long long gfn = p2m_.gfn_at(i).value(), mfn = m.value();
+    if (m.value() >= seen.size()) return broken(log::strf("GFN 0x%llx maps frame %llu outside the pool", gfn, mfn));
+    if (seen[m.value()]++) return broken(log::strf("frame %llu is mapped twice (GFN 0x%llx)", mfn, gfn));
+    const Frame& f = mm_.frames()[m];
+    if (!f.has(kFrameAllocated)) return broken(log::strf("GFN 0x%llx maps free frame %llu", gfn, mfn));
+    if (f.owner != id_ || f.gfn != gfn) {
+      return broken(log::strf("frame %llu's rmap says guest %u GFN 0x%x, the P2M says guest %u GFN 0x%llx", mfn, f.owner,
+                              f.gfn, id_, gfn));
+    }
+    if (f.map_count != 1) return broken(log::strf("frame %llu: map count %u, rmap entries 1", mfn, f.map_count));
+    if (!f.has(kFrameResident) || f.has(kFrameHot) || f.has(kFrameCached)) {
+      return broken(log::strf("frame %llu of GFN 0x%llx has bad flags 0x%x", mfn, gfn, f.flags));
+    }
+    TIDE_TRY_ASSIGN(view, window_->pool_offset_at(i << kPageShift));
+    if (!view || *view != (m.value() << kPageShift)) {
+      return broken(log::strf("the window at GFN 0x%llx does not view frame %llu (the P2M says it is Present there)", gfn, mfn));
+    }
+    ++count;
+  }
+  if (count != counters_.resident.load()) {
+    return broken(log::strf("%llu pages are Present but the resident count is %llu", static_cast<unsigned long long>(count),
+                            static_cast<unsigned long long>(counters_.resident.load())));
+  }
+  *present = count;
+  return ok();
+}
+
+}  // namespace tide::gmm

@@ -1,0 +1,134 @@
+#include "guestmm/memory_manager.hpp"
+
+#include "guestmm/base/log.hpp"
+
+namespace tide::gmm {
+
+Result<std::unique_ptr<MemoryManager>> MemoryManager::create(host::HostMemory& host, MemoryManagerOptions options) {
+  std::unique_ptr<MemoryManager> mm(new MemoryManager());
+  mm->host_ = &host;
+  const uint64_t size = align_up(std::max<uint64_t>(options.pool_bytes, kExtentSize), kExtentSize);
+  TIDE_TRY_ASSIGN(backing, host.create_pool(size));
+  mm->backing_ = std::move(backing);
+  TIDE_TRY_ASSIGN(frames, FrameTable::create(size >> kPageShift));
+  mm->frames_ = std::move(frames);
+  mm->pool_ = std::make_unique<PoolAllocator>(mm->frames_, options.hot_frames);
+  if (options.fault_server) {
+    auto on_error = options.on_fault_error ? options.on_fault_error : [](GuestMm& g, const Error& e) {
+      log::error("%s: %s", g.name().c_str(), e.message().c_str());
+    };
+    TIDE_TRY_ASSIGN(faults, FaultServer::create(std::move(on_error)));
+    mm->faults_ = std::move(faults);
+  }
+  return mm;
+}
+
+MemoryManager::~MemoryManager() {
+  std::vector<std::unique_ptr<GuestMm>> guests;
+  {
+    std::lock_guard l(guests_mutex_);
+    guests.swap(guests_);
+  }
+  for (auto& g : guests) {
+    if (faults_) faults_->remove(*g);
+    g.reset();
+  }
+  faults_.reset();
+}
+
+Result<GuestMm*> MemoryManager::add_guest(const std::string& name, const std::vector<RamRange>& ranges) {
+  TIDE_TRY_ASSIGN(p2m, P2m::create(ranges));
+  TIDE_TRY_ASSIGN(window, host_->create_window(*backing_, p2m.nr_pages() << kPageShift));
+  std::lock_guard l(guests_mutex_);
+  uint16_t id = 1;
+  while (true) {
+    bool used = false;
+    for (auto& g : guests_) used |= g->id() == id;
+    if (!used) break;
+    if (++id == 0) return make_error(std::errc::too_many_files_open, "too many guests");
+  }
+  auto guest = std::make_unique<GuestMm>(*this, id, name, std::move(p2m), std::move(window));
+  if (faults_) TIDE_TRY(faults_->add(*guest));
+  guests_.push_back(std::move(guest));
+  return guests_.back().get();
+}
+
+void MemoryManager::remove_guest(GuestMm* guest) {
+  std::unique_ptr<GuestMm> owned;
+  {
+    std::lock_guard l(guests_mutex_);
+    for (auto it = guests_.begin(); it != guests_.end(); ++it) {
+      if (it->get() == guest) {
+        owned = std::move(*it);
+        guests_.erase(it);
+        break;
+      }
+    }
+  }
+  if (!owned) return;
+  if (faults_) faults_->remove(*owned);
+  owned.reset();
+}
+
+PoolStats MemoryManager::stats() const {
+  PoolStats s;
+  s.total_frames = pool_->total_frames();
+  s.free_frames = pool_->free_frames();
+  s.hot_frames = pool_->hot_frames();
+  {
+    std::lock_guard l(guests_mutex_);
+    s.guests = guests_.size();
+    for (const auto& g : guests_) {
+      s.cached_frames += g->cache().size();
+      s.used_frames += g->stats().resident_frames;
+    }
+  }
+  s.resident_bytes = backing_->resident_bytes();
+  s.punch_calls = backing_->punch_calls();
+  return s;
+}
+
+Status MemoryManager::check_invariants() const {
+  std::lock_guard gl(guests_mutex_);
+  std::vector<std::vector<std::unique_lock<std::mutex>>> extent_locks;
+  for (const auto& g : guests_) extent_locks.push_back(g->lock_all());
+  std::vector<uint8_t> seen(frames_.size(), 0);
+  uint64_t mapped = 0, cached = 0;
+  for (const auto& g : guests_) {
+    uint64_t present = 0;
+    TIDE_TRY(g->check_invariants_locked(seen, &present));
+    mapped += present;
+  }
+  Status cache_status = ok();
+  for (const auto& g : guests_) {
+    g->cache().for_each_locked([&](Mfn m) {
+      ++cached;
+      const Frame& f = frames_[m];
+      if (cache_status && (seen[m.value()]++ || !f.has(kFrameCached) || !f.has(kFrameAllocated) || f.owner != 0)) {
+        cache_status = make_error(std::errc::state_not_recoverable,
+                                  log::strf("cached frame %llu is also mapped or has bad metadata",
+                                            static_cast<unsigned long long>(m.value())));
+      }
+    });
+  }
+  TIDE_TRY(cache_status);
+  auto pl = pool_->lock();
+  TIDE_TRY(pool_->check_invariants_locked());
+  for (uint32_t m : pool_->hot_list_locked()) {
+    if (seen[m]++) {
+      return make_error(std::errc::state_not_recoverable, log::strf("hot frame %u is also mapped or cached", m));
+    }
+  }
+  const uint64_t hot = pool_->hot_list_locked().size();
+  const uint64_t free = pool_->free_frames_locked();
+  if (free + cached + hot + mapped != frames_.size()) {
+    return make_error(std::errc::state_not_recoverable,
+                      log::strf("frames unaccounted for: %llu free + %llu cached + %llu hot + %llu mapped != %llu in the pool",
+                                static_cast<unsigned long long>(free), static_cast<unsigned long long>(cached),
+                                static_cast<unsigned long long>(hot), static_cast<unsigned long long>(mapped),
+                                static_cast<unsigned long long>(frames_.size())));
+  }
+  return ok();
+}
+
+}  // namespace tide::gmm

@@ -1,0 +1,77 @@
+// MemoryManager: tide's machine memory (ARCHITECTURE.md §3) — the pool (memfd + pool map),
+// the frame table, the pool allocator, the guests' GuestMm objects and the fault server.
+// Guests are added and removed from any thread; the audit takes every lock (each guest's
+// extents in ascending order, then its cache, then the pool) and checks the whole state.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "guestmm/fault_server.hpp"
+#include "guestmm/frame_table.hpp"
+#include "guestmm/guest_mm.hpp"
+#include "guestmm/host/host_memory.hpp"
+#include "guestmm/pool_allocator.hpp"
+
+namespace tide::gmm {
+
+struct MemoryManagerOptions {
+  uint64_t pool_bytes = 0;   // rounded up to 2 MiB
+  uint64_t hot_frames = 0;   // freed frames kept resident for fast reuse
+  bool fault_server = true;  // false: tests drive faults by hand
+  FaultServer::ErrorFn on_fault_error;
+};
+
+struct PoolStats {
+  uint64_t total_frames = 0;
+  uint64_t free_frames = 0;    // in the buddy allocator (clean)
+  uint64_t cached_frames = 0;  // in guests' caches (clean)
+  uint64_t hot_frames = 0;     // free but resident
+  uint64_t used_frames = 0;    // mapped by guests
+  uint64_t resident_bytes = 0; // host memory the pool holds (the kernel's count)
+  uint64_t punch_calls = 0;    // system calls that returned pool memory to the host
+  uint64_t guests = 0;
+};
+
+class MemoryManager {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<MemoryManager>> create(host::HostMemory& host,
+                                                                     MemoryManagerOptions options);
+  MemoryManager(const MemoryManager&) = delete;
+  MemoryManager& operator=(const MemoryManager&) = delete;
+  ~MemoryManager();
+
+  // A new guest with the given RAM ranges (GPA), served by the fault server.
+  [[nodiscard]] Result<GuestMm*> add_guest(const std::string& name, const std::vector<RamRange>& ranges);
+  // Frees every frame of the guest and forgets it. Nothing may touch its window any more.
+  void remove_guest(GuestMm* guest);
+
+  [[nodiscard]] PoolAllocator& pool() { return *pool_; }
+  [[nodiscard]] FrameTable& frames() { return frames_; }
+  [[nodiscard]] host::PoolBacking& backing() { return *backing_; }
+  [[nodiscard]] uint64_t pool_bytes() const { return backing_->size_bytes(); }
+  [[nodiscard]] PoolStats stats() const;
+
+  // The whole audit (ARCHITECTURE.md "Invariants, audited"): the buddy allocator and hot
+  // list; for every guest, each Present GFN's frame is allocated, owned by that guest at
+  // that GFN (rmap), mapped once, and viewed by the window at exactly that frame (checked
+  // in the kernel's own mapping list); no frame is mapped twice; every frame is accounted
+  // for exactly once (free, cached, hot, or mapped); the guests' counters match.
+  [[nodiscard]] Status check_invariants() const;
+
+ private:
+  MemoryManager() = default;
+
+  host::HostMemory* host_ = nullptr;
+  std::unique_ptr<host::PoolBacking> backing_;
+  FrameTable frames_;
+  std::unique_ptr<PoolAllocator> pool_;
+  mutable std::mutex guests_mutex_;
+  std::vector<std::unique_ptr<GuestMm>> guests_;
+  std::unique_ptr<FaultServer> faults_;
+};
+
+}  // namespace tide::gmm
