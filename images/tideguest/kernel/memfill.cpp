@@ -48,6 +48,8 @@ void fill_page(uint64_t address, uint64_t seed) {
 // early, returning false, when fn does.
 template <typename Fn>
 bool for_each_selected_run(const mm::PageSet& set, uint64_t stride, uint64_t max_pages, Fn&& fn) {
+  // A stride past the end selects page 0 alone; clamping keeps the index arithmetic in range.
+  if (stride > set.page_count()) stride = set.page_count();
   uint64_t run_page = 0, run_address = 0, run_count = 0;
   for (size_t b = 0; b < set.block_count(); ++b) {
     const uint64_t first = set.block_first_page(b);
