@@ -5,12 +5,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <span>
 
 #include "devices/bus.hpp"
-#include "guestmm/pool.hpp"
+#include "guestmm/host/linux_host_memory.hpp"
+#include "guestmm/memory_manager.hpp"
+#include "vmm/machine/layout.hpp"
 #include "vmm/boot/cpu_setup.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/event_loop.hpp"
@@ -60,19 +63,30 @@ class TinyVm {
  public:
   static constexpr uint64_t kCodeAt = 0x100000;
 
-  explicit TinyVm(uint32_t vcpus = 1, uint64_t memory = 64ull << 20) {
+  // Guest RAM comes from tide's allocator over a pool of `pool` bytes (default: memory).
+  explicit TinyVm(uint32_t vcpus = 1, uint64_t memory = 64ull << 20, uint64_t pool = 0, uint64_t hot_frames = 0) {
     auto kvm = vmm::KvmSystem::open();
     EXPECT_TRUE(kvm) << kvm.error().message();
     kvm_ = std::make_unique<vmm::KvmSystem>(std::move(*kvm));
-    auto pool = gmm::Pool::create(memory);
-    EXPECT_TRUE(pool) << pool.error().message();
-    pool_ = std::make_unique<gmm::Pool>(std::move(*pool));
+    gmm::MemoryManagerOptions mo;
+    mo.pool_bytes = pool ? pool : memory;
+    mo.hot_frames = hot_frames;
+    mo.on_fault_error = [this](gmm::GuestMm&, const Error& e) {
+      fault_errors_.fetch_add(1);
+      if (vm_) vm_->request_stop(vmm::VmExit{vmm::VmExit::Kind::error, 1, e.message()});
+    };
+    auto mm = gmm::MemoryManager::create(host_, std::move(mo));
+    EXPECT_TRUE(mm) << mm.error().message();
+    mm_ = std::move(*mm);
+    auto guest = mm_->add_guest("tiny", vmm::layout::ram_ranges(memory));
+    EXPECT_TRUE(guest) << guest.error().message();
+    guest_ = *guest;
     events_.start("test-events");
     vmm::VmConfig cfg;
     cfg.name = "tiny";
     cfg.memory_bytes = memory;
     cfg.nr_vcpus = vcpus;
-    auto vm = vmm::Vm::create(*kvm_, *pool_, 0, cfg, events_);
+    auto vm = vmm::Vm::create(*kvm_, guest_->regions(), cfg, events_);
     EXPECT_TRUE(vm) << vm.error().message();
     vm_ = std::move(*vm);
     // The debug-exit port ends the VM with the written value.
@@ -83,9 +97,13 @@ class TinyVm {
   ~TinyVm() {
     vm_.reset();
     events_.stop();
+    mm_->remove_guest(guest_);
   }
 
   vmm::Vm& vm() { return *vm_; }
+  gmm::MemoryManager& mm() { return *mm_; }
+  gmm::GuestMm& guest() { return *guest_; }
+  uint64_t fault_errors() const { return fault_errors_.load(); }
 
   void add_pio(uint64_t port, uint64_t len, FnDevice::ReadFn r, FnDevice::WriteFn w) {
     ASSERT_TRUE(vm_->pio().insert(port, len, std::make_shared<FnDevice>(std::move(r), std::move(w))));
@@ -118,7 +136,10 @@ class TinyVm {
 
  private:
   std::unique_ptr<vmm::KvmSystem> kvm_;
-  std::unique_ptr<gmm::Pool> pool_;
+  gmm::host::LinuxHostMemory host_;
+  std::unique_ptr<gmm::MemoryManager> mm_;
+  gmm::GuestMm* guest_ = nullptr;
+  std::atomic<uint64_t> fault_errors_{0};
   vmm::EventLoop events_;
   std::unique_ptr<vmm::Vm> vm_;
 };

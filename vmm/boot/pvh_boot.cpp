@@ -37,7 +37,7 @@ Result<BootReport> boot_pvh(Vm& vm, const KernelBoot& boot) {
 
   PvhBootInfo info;
   info.cmdline = boot.cmdline;
-  info.ram = vm.ram().ranges();
+  info.ram = vm.ram_ranges();
   const uint64_t low_end = info.ram.front().base.value() + info.ram.front().size_bytes;
   if (!boot.initrd_path.empty()) {
     TIDE_TRY_ASSIGN(initrd, read_file(boot.initrd_path, kMaxInitrdBytes));

@@ -6,10 +6,15 @@
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
 #include <cstdio>
+#include <atomic>
 #include <filesystem>
+#include <optional>
 
 #include "guestmm/base/log.hpp"
+#include "guestmm/host/linux_host_memory.hpp"
 #include "vmm/cli/args.hpp"
+#include "vmm/cli/memory_report.hpp"
+#include "vmm/cli/periodic_reports.hpp"
 #include "vmm/cli/size.hpp"
 #include "vmm/cli/terminal.hpp"
 #include "vmm/machine/layout.hpp"
@@ -29,6 +34,19 @@ const char* const kRunHelp =
     "  --initrd FILE     initial ramdisk, handed to the kernel as PVH module 0\n"
     "  --memory SIZE     guest RAM, e.g. 512M or 2G; a bare number is MiB (default 512M)\n"
     "  --vcpus N         number of vCPUs, 1..254 (default 1)\n"
+    "  --pool SIZE       tide's frame pool, the host memory all guest RAM comes from\n"
+    "                    (default: the guest's --memory)\n"
+    "  --hot-pool SIZE   freed memory kept resident for fast reuse, zeroed on reuse\n"
+    "                    (default 0: freed frames go back to the host at once)\n"
+    "  --memory-backend B  tide (default: frames from tide's allocator, faulted in 2 MiB\n"
+    "                    extents through userfaultfd) or kernel (debug baseline: a flat\n"
+    "                    memfd view that the kernel faults 4 KiB at a time)\n"
+    "  --stats-interval S  print the guest's memory figures and the pool's every S seconds\n"
+    "                    (and at exit)\n"
+    "  --audit-interval S  check every memory-manager invariant every S seconds (debug;\n"
+    "                    also once at exit; a failure is logged and makes the exit status 1)\n"
+    "  --test-hooks      the test-hook port (0x510): the guest may ask tide to release\n"
+    "                    ranges of its pages (tests of the memory manager)\n"
     "  --no-rng          do not give the guest a virtio-rng device\n"
     "  --vcpu-stats      at exit, print each vCPU's KVM statistics (exits, emulated\n"
     "                    instructions, page faults) and tide's exit counters\n"
@@ -77,7 +95,10 @@ void print_vcpu_stats(Vm& vm) {
 }  // namespace
 
 int run_command(const std::vector<std::string>& argv) {
-  Args args("run", {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level"}, {"help", "no-rng", "vcpu-stats"});
+  Args args("run",
+            {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level", "pool", "hot-pool", "memory-backend",
+             "stats-interval", "audit-interval"},
+            {"help", "no-rng", "vcpu-stats", "test-hooks"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {
     std::fputs(kRunHelp, stdout);
@@ -123,19 +144,69 @@ int run_command(const std::vector<std::string>& argv) {
     config.boot.initrd_path = *i;
   }
   config.rng = !args.has("no-rng");
+  config.test_hooks = args.has("test-hooks");
+  uint64_t pool_bytes = config.vm.memory_bytes, hot_bytes = 0;
+  if (auto p = args.get("pool")) {
+    auto bytes = parse_size(*p);
+    if (!bytes) return fail("--pool: " + bytes.error().message());
+    pool_bytes = *bytes;
+  }
+  if (auto h = args.get("hot-pool")) {
+    auto bytes = parse_size(*h);
+    if (!bytes) return fail("--hot-pool: " + bytes.error().message());
+    hot_bytes = *bytes;
+  }
+  const std::string backend = args.get("memory-backend").value_or("tide");
+  if (backend != "tide" && backend != "kernel") return fail("--memory-backend: '" + backend + "' is not tide or kernel");
+  if (backend == "kernel" && config.test_hooks) return fail("--test-hooks needs --memory-backend tide");
+  double stats_interval = 0, audit_interval = 0;
+  for (auto [name, out] : {std::pair{"stats-interval", &stats_interval}, std::pair{"audit-interval", &audit_interval}}) {
+    if (auto v = args.get(name)) {
+      char* end = nullptr;
+      *out = std::strtod(v->c_str(), &end);
+      if (v->empty() || *end != '\0' || !(*out > 0) || *out > 86400) {
+        return fail(std::string("--") + name + ": '" + *v + "' is not a number of seconds");
+      }
+    }
+  }
   config.console = [](std::span<const uint8_t> bytes) { Terminal::write_output(bytes); };
 
   auto kvm = KvmSystem::open();
   if (!kvm) return fail(kvm.error().message());
   if (auto st = kvm->check_required(); !st) return fail(st.error().message());
-  auto pool = gmm::Pool::create(config.vm.memory_bytes);
-  if (!pool) return fail(pool.error().message());
+  // The guest's memory: tide's allocator (with its fault server), or the flat debug view.
+  gmm::host::LinuxHostMemory host;
+  std::atomic<Machine*> running{nullptr};
+  std::unique_ptr<gmm::MemoryManager> manager;
+  std::optional<gmm::Pool> flat_pool;
+  MachineMemory memory;
+  if (backend == "tide") {
+    gmm::MemoryManagerOptions mo;
+    mo.pool_bytes = pool_bytes;
+    mo.hot_frames = hot_bytes >> gmm::kPageShift;
+    mo.on_fault_error = [&running](gmm::GuestMm& g, const Error& e) {
+      // Runs on the fault server: stop the guest (its faulting thread cannot go on).
+      if (Machine* m = running.load()) m->stop(VmExit{VmExit::Kind::error, 1, e.message()});
+      else log::error("%s: %s", g.name().c_str(), e.message().c_str());
+    };
+    auto mm = gmm::MemoryManager::create(host, std::move(mo));
+    if (!mm) return fail(mm.error().message());
+    manager = std::move(*mm);
+    memory.manager = manager.get();
+  } else {
+    auto pool = gmm::Pool::create(config.vm.memory_bytes);
+    if (!pool) return fail(pool.error().message());
+    flat_pool = std::move(*pool);
+    memory.flat_pool = &*flat_pool;
+  }
 
   EventLoop events;
   events.start();
-  auto machine = Machine::create(*kvm, *pool, 0, config, events);
+  auto machine = Machine::create(*kvm, memory, config, events);
   if (!machine) return fail(machine.error().message());
   Machine& m = **machine;
+  running.store(&m);
+  PeriodicReports reports(events, manager.get(), m.guest_memory(), stats_interval, audit_interval);
 
   boost::asio::signal_set signals(events.context(), SIGINT, SIGTERM, SIGHUP);
   signals.async_wait([&m](const boost::system::error_code& err, int sig) {
@@ -157,9 +228,22 @@ int run_command(const std::vector<std::string>& argv) {
   VmExit exit = m.wait();
   terminal.stop();
   if (args.has("vcpu-stats")) print_vcpu_stats(m.vm());
+  const bool audit_failed = reports.finish();
+  running.store(nullptr);
   boost::asio::post(events.context(), [&signals] { signals.cancel(); });
   machine->reset();
   events.stop();
+  if (manager && (stats_interval > 0 || audit_interval > 0)) {
+    // The guest's frames are back in the pool: show it whole again, and audit it so.
+    std::fprintf(stderr, "tide: stats: after exit: %s\n", pool_line(manager->stats()).c_str());
+    if (audit_interval > 0) {
+      if (auto st = manager->check_invariants(); !st) {
+        log::error("audit after exit: %s", st.error().message().c_str());
+        return 1;
+      }
+    }
+  }
+  if (audit_failed) return fail("the memory manager's audit failed (see above)");
 
   switch (exit.kind) {
     case VmExit::Kind::debug_exit:

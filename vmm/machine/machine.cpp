@@ -3,14 +3,15 @@
 #include "devices/pci/config_io.hpp"
 #include "devices/pci/ecam.hpp"
 #include "devices/platform/debug_exit.hpp"
+#include "devices/platform/test_hooks.hpp"
 #include "devices/platform/wait_port.hpp"
 #include "guestmm/base/log.hpp"
 #include "vmm/machine/layout.hpp"
 
 namespace tide::vmm {
 
-Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, const gmm::Pool& pool, uint64_t pool_offset,
-                                                 MachineConfig config, EventLoop& events) {
+Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, MachineMemory memory, MachineConfig config,
+                                                 EventLoop& events) {
   if (config.vm.memory_bytes < layout::kMinMemory || config.vm.memory_bytes > layout::kMaxMemory ||
       !gmm::page_aligned(config.vm.memory_bytes)) {
     return make_error(std::errc::invalid_argument,
@@ -19,7 +20,21 @@ Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, const gmm
                                 static_cast<unsigned long long>(layout::kMaxMemory >> 30)));
   }
   std::unique_ptr<Machine> m(new Machine(std::move(config)));
-  TIDE_TRY_ASSIGN(vm, Vm::create(kvm, pool, pool_offset, m->config_.vm, events));
+  const auto ranges = layout::ram_ranges(m->config_.vm.memory_bytes);
+  std::vector<gmm::MemoryRegion> regions;
+  if (memory.manager) {
+    TIDE_TRY_ASSIGN(guest, memory.manager->add_guest(m->config_.vm.name, ranges));
+    m->manager_ = memory.manager;
+    m->guest_mm_ = guest;
+    regions = guest->regions();
+  } else if (memory.flat_pool) {
+    TIDE_TRY_ASSIGN(flat, gmm::GuestRam::create_flat(*memory.flat_pool, 0, ranges));
+    m->flat_ = std::move(flat);
+    regions = m->flat_->regions();
+  } else {
+    return make_error(std::errc::invalid_argument, "a machine needs memory");
+  }
+  TIDE_TRY_ASSIGN(vm, Vm::create(kvm, regions, m->config_.vm, events));
   m->vm_ = std::move(vm);
   m->memory_ = m->vm_->memory();
   TIDE_TRY(m->add_platform_devices());
@@ -28,12 +43,15 @@ Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, const gmm
 }
 
 Machine::~Machine() {
-  if (!vm_) return;
-  vm_->request_stop(VmExit{VmExit::Kind::stopped, 0, "machine destroyed"});
-  vm_->wait();
-  rng_transport_.reset();
-  pci_.reset();  // unmaps BARs: the transports go, releasing MSI routes and doorbells
-  vm_.reset();
+  if (vm_) {
+    vm_->request_stop(VmExit{VmExit::Kind::stopped, 0, "machine destroyed"});
+    vm_->wait();
+    rng_transport_.reset();
+    pci_.reset();  // unmaps BARs: the transports go, releasing MSI routes and doorbells
+    vm_.reset();
+  }
+  // Nothing touches the window any more: its frames go back to the pool.
+  if (guest_mm_) manager_->remove_guest(guest_mm_);
 }
 
 Status Machine::add_platform_devices() {
@@ -48,6 +66,19 @@ Status Machine::add_platform_devices() {
                            })));
   TIDE_TRY(vm.pio().insert(layout::kWaitPort, dev::WaitPort::kLength,
                            std::make_shared<dev::WaitPort>([&vm](uint32_t us) { vm.wait_port_sleep(us); })));
+  if (config_.test_hooks) {
+    if (!guest_mm_) return make_error(std::errc::invalid_argument, "--test-hooks needs tide's memory backend");
+    gmm::GuestMm* guest = guest_mm_;
+    TIDE_TRY(vm.pio().insert(dev::TestHooks::kBase, dev::TestHooks::kLength,
+                             std::make_shared<dev::TestHooks>([guest](uint64_t gfn, uint32_t count) -> Result<uint64_t> {
+                               TIDE_TRY_ASSIGN(r, guest->release_range(gmm::Gfn(gfn), count, gmm::PageState::empty));
+                               if (r.outside) {
+                                 return make_error(std::errc::invalid_argument,
+                                                   log::strf("%llu of the pages are not RAM", static_cast<unsigned long long>(r.outside)));
+                               }
+                               return r.released;
+                             })));
+  }
   return ok();
 }
 

@@ -2,18 +2,21 @@
 // COM1 UART, debug exit, wait port, PCI root with config mechanism 1 and ECAM, and the
 // virtio devices (virtio-rng). It boots a PVH kernel and owns teardown order: vCPUs are
 // joined first, then the PCI root (which frees the transports, their MSI routes and
-// doorbells), then the Vm with its buses.
+// doorbells), then the Vm with its buses, then the guest's memory.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "devices/pci/pci_root.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "devices/virtio/rng.hpp"
 #include "devices/virtio/virtio_pci.hpp"
+#include "guestmm/guest_ram.hpp"
+#include "guestmm/memory_manager.hpp"
 #include "guestmm/pool.hpp"
 #include "vmm/boot/pvh_boot.hpp"
 #include "vmm/kvm/system.hpp"
@@ -22,10 +25,17 @@
 
 namespace tide::vmm {
 
+// Where a machine's RAM comes from.
+struct MachineMemory {
+  gmm::MemoryManager* manager = nullptr;  // tide's page allocator (the normal case)
+  const gmm::Pool* flat_pool = nullptr;   // debug baseline: a flat memfd view the kernel faults
+};
+
 struct MachineConfig {
   VmConfig vm;
   KernelBoot boot;
   bool rng = true;
+  bool test_hooks = false;  // the test-hook port (devices/platform/test_hooks.hpp)
   // Receives the guest's serial output (called on vCPU threads, with the UART locked:
   // it must not call back into the machine).
   std::function<void(std::span<const uint8_t>)> console;
@@ -33,9 +43,8 @@ struct MachineConfig {
 
 class Machine {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const KvmSystem& kvm, const gmm::Pool& pool,
-                                                               uint64_t pool_offset, MachineConfig config,
-                                                               EventLoop& events);
+  [[nodiscard]] static Result<std::unique_ptr<Machine>> create(const KvmSystem& kvm, MachineMemory memory,
+                                                               MachineConfig config, EventLoop& events);
   Machine(const Machine&) = delete;
   Machine& operator=(const Machine&) = delete;
   ~Machine();
@@ -50,6 +59,8 @@ class Machine {
   void console_input(std::span<const uint8_t> bytes) { uart_->enqueue_input(bytes); }
 
   [[nodiscard]] Vm& vm() { return *vm_; }
+  // The guest's memory under tide's allocator (null with the flat debug backend).
+  [[nodiscard]] gmm::GuestMm* guest_memory() { return guest_mm_; }
   [[nodiscard]] const MachineConfig& config() const { return config_; }
   [[nodiscard]] const BootReport& boot_report() const { return boot_report_; }
   [[nodiscard]] const dev::VirtioRng* rng() const { return rng_.get(); }
@@ -61,6 +72,9 @@ class Machine {
   [[nodiscard]] Status add_pci_devices();
 
   MachineConfig config_;
+  gmm::MemoryManager* manager_ = nullptr;
+  gmm::GuestMm* guest_mm_ = nullptr;
+  std::optional<gmm::GuestRam> flat_;
   std::unique_ptr<Vm> vm_;
   gmm::GuestMemory memory_;  // outlives the transports that hold a reference to it
   std::shared_ptr<dev::Uart8250> uart_;

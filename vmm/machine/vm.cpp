@@ -19,7 +19,7 @@ constexpr uint32_t kMaxWaitUs = 10'000'000;
 
 }  // namespace
 
-Result<std::unique_ptr<Vm>> Vm::create(const KvmSystem& kvm, const gmm::Pool& pool, uint64_t pool_offset,
+Result<std::unique_ptr<Vm>> Vm::create(const KvmSystem& kvm, const std::vector<gmm::MemoryRegion>& ram,
                                        const VmConfig& config, EventLoop& events) {
   if (config.nr_vcpus == 0 || config.nr_vcpus > 254) {
     return make_error(std::errc::invalid_argument, log::strf("%u vCPUs: tide supports 1 to 254", config.nr_vcpus));
@@ -27,10 +27,9 @@ Result<std::unique_ptr<Vm>> Vm::create(const KvmSystem& kvm, const gmm::Pool& po
   std::unique_ptr<Vm> vm(new Vm(config, events));
   TIDE_TRY_ASSIGN(vmfd, VmFd::create(kvm));
   vm->vm_ = std::move(vmfd);
-  TIDE_TRY_ASSIGN(ram, gmm::GuestRam::create_flat(pool, pool_offset, layout::ram_ranges(config.memory_bytes)));
-  vm->ram_ = std::move(ram);
+  vm->ram_ = ram;
   uint32_t slot = 0;
-  for (const gmm::MemoryRegion& r : vm->ram_.regions()) {
+  for (const gmm::MemoryRegion& r : vm->ram_) {
     TIDE_TRY(vm->vm_.set_memory_region(slot++, r.base.value(), r.size_bytes, r.host));
   }
   TIDE_TRY(vm->vm_.create_irqchip());
@@ -100,6 +99,12 @@ void Vm::join_all() {
 }
 
 int Vm::current_vcpu() { return tls_vcpu_index; }
+
+std::vector<gmm::RamRange> Vm::ram_ranges() const {
+  std::vector<gmm::RamRange> out;
+  for (const gmm::MemoryRegion& r : ram_) out.push_back(gmm::RamRange{r.base, r.size_bytes});
+  return out;
+}
 
 void Vm::wait_port_sleep(uint32_t timeout_us) {
   int index = tls_vcpu_index;

@@ -1,5 +1,6 @@
-// Vm: one guest on KVM — its VM fd, RAM window (from guestmm), in-kernel irqchip, port and
-// MMIO buses, interrupt routes, doorbells and vCPU threads ("vcpu0".."vcpuN-1").
+// Vm: one guest on KVM — its VM fd, memslots over the guest's RAM (owned by guestmm, which
+// must outlive the Vm), in-kernel irqchip, port and MMIO buses, interrupt routes,
+// doorbells and vCPU threads ("vcpu0".."vcpuN-1").
 // Life cycle: create() -> set up devices and boot state -> start() -> wait(). Any thread
 // may call request_stop(); the first reason wins; every vCPU thread is kicked out of
 // KVM_RUN (immediate_exit + signal) and out of the wait port, then joined by wait() or the
@@ -20,7 +21,6 @@
 #include "devices/bus.hpp"
 #include "guestmm/guest_memory.hpp"
 #include "guestmm/guest_ram.hpp"
-#include "guestmm/pool.hpp"
 #include "vmm/kvm/host_kind.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/kvm/vcpu_fd.hpp"
@@ -49,18 +49,20 @@ struct VcpuCounters {
 
 class Vm {
  public:
-  // Creates the VM with RAM mapped flat from pool bytes at `pool_offset`.
-  [[nodiscard]] static Result<std::unique_ptr<Vm>> create(const KvmSystem& kvm, const gmm::Pool& pool,
-                                                          uint64_t pool_offset, const VmConfig& config,
-                                                          EventLoop& events);
+  // Creates the VM with one memslot per RAM region (regions[i].host must stay mapped for
+  // the Vm's lifetime).
+  [[nodiscard]] static Result<std::unique_ptr<Vm>> create(const KvmSystem& kvm,
+                                                          const std::vector<gmm::MemoryRegion>& ram,
+                                                          const VmConfig& config, EventLoop& events);
   Vm(const Vm&) = delete;
   Vm& operator=(const Vm&) = delete;
   ~Vm();
 
   [[nodiscard]] const VmConfig& config() const { return config_; }
   [[nodiscard]] HostKind host_kind() const { return host_kind_; }
-  [[nodiscard]] gmm::GuestMemory memory() const { return ram_.memory(); }
-  [[nodiscard]] const gmm::GuestRam& ram() const { return ram_; }
+  [[nodiscard]] gmm::GuestMemory memory() const { return gmm::GuestMemory(ram_); }
+  // The RAM ranges (GPA) of the guest, in order.
+  [[nodiscard]] std::vector<gmm::RamRange> ram_ranges() const;
   [[nodiscard]] dev::Bus& pio() { return pio_; }
   [[nodiscard]] dev::Bus& mmio() { return mmio_; }
   [[nodiscard]] KvmInterrupts& interrupts() { return *interrupts_; }
@@ -100,7 +102,7 @@ class Vm {
   VmConfig config_;
   EventLoop& events_;
   VmFd vm_;
-  gmm::GuestRam ram_;
+  std::vector<gmm::MemoryRegion> ram_;
   HostKind host_kind_ = HostKind::hardware;
   std::vector<kvm_cpuid_entry2> supported_cpuid_;
   std::unique_ptr<VcpuWaker> waker_;

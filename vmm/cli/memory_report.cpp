@@ -1,0 +1,31 @@
+#include "vmm/cli/memory_report.hpp"
+
+#include "guestmm/base/log.hpp"
+
+namespace tide::vmm {
+namespace {
+
+double mib(uint64_t frames) { return static_cast<double>(frames) * 4096.0 / (1024.0 * 1024.0); }
+
+}  // namespace
+
+std::string guest_memory_line(const gmm::GuestMm& guest) {
+  const gmm::GuestMmStats s = guest.stats();
+  return log::strf("%s: resident=%.1fMiB (%llu frames) faults=%llu fault_around=%llu refills=%llu released=%llu "
+                   "release_calls=%llu remaps=%llu hot_reuses=%llu",
+                   guest.name().c_str(), mib(s.resident_frames), static_cast<unsigned long long>(s.resident_frames),
+                   static_cast<unsigned long long>(s.faults), static_cast<unsigned long long>(s.fault_around),
+                   static_cast<unsigned long long>(s.refills), static_cast<unsigned long long>(s.frames_released),
+                   static_cast<unsigned long long>(s.release_calls), static_cast<unsigned long long>(s.window_remaps),
+                   static_cast<unsigned long long>(s.hot_reuses));
+}
+
+std::string pool_line(const gmm::PoolStats& p) {
+  return log::strf("pool: total=%.1fMiB free=%.1fMiB cached=%.1fMiB hot=%.1fMiB used=%.1fMiB host_resident=%.1fMiB "
+                   "punch_calls=%llu",
+                   mib(p.total_frames), mib(p.free_frames), mib(p.cached_frames), mib(p.hot_frames), mib(p.used_frames),
+                   static_cast<double>(p.resident_bytes) / (1024.0 * 1024.0),
+                   static_cast<unsigned long long>(p.punch_calls));
+}
+
+}  // namespace tide::vmm
