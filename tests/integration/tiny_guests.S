@@ -80,4 +80,92 @@ tiny_loop_start:
 2:      jmp 2b
 tiny_loop_end:
 
+/* Touch list: at 0x3000 a count N and then N guest-physical addresses. Writes the marker
+ * (address ^ 0x5a5a5a5a5a5a5a5a) to each, reports on port 0x600 and waits until the host
+ * stores 1 at 0x2ff8; then counts the addresses still holding their marker (out 32-bit to
+ * 0x608) and those reading zero (0x60c), and exits 0. */
+        .globl tiny_touch_start, tiny_touch_end
+tiny_touch_start:
+        mov $0x3000, %esi
+        mov (%rsi), %rcx
+        lea 8(%rsi), %rbx
+        movabs $0x5a5a5a5a5a5a5a5a, %r8
+1:      test %rcx, %rcx
+        jz 2f
+        mov (%rbx), %rax
+        mov %rax, %rdx
+        xor %r8, %rdx
+        mov %rdx, (%rax)
+        add $8, %rbx
+        dec %rcx
+        jmp 1b
+2:      mov $0x600, %dx
+        mov $1, %al
+        out %al, %dx
+        mov $0x2ff8, %eax
+3:      pause
+        cmpq $1, (%rax)
+        jne 3b
+        mov (%rsi), %rcx
+        lea 8(%rsi), %rbx
+        xor %r9, %r9            /* intact */
+        xor %r10, %r10          /* zero */
+4:      test %rcx, %rcx
+        jz 6f
+        mov (%rbx), %rax
+        mov (%rax), %rdx
+        xor %r8, %rax
+        cmp %rax, %rdx
+        jne 5f
+        inc %r9
+5:      test %rdx, %rdx
+        jnz 7f
+        inc %r10
+7:      add $8, %rbx
+        dec %rcx
+        jmp 4b
+6:      mov %r9, %rax
+        mov $0x608, %dx
+        out %eax, %dx
+        mov %r10, %rax
+        mov $0x60c, %dx
+        out %eax, %dx
+        mov $0x501, %dx
+        xor %al, %al
+        out %al, %dx
+8:      jmp 8b
+tiny_touch_end:
+
+/* Racer: each vCPU (index in RDI) writes a value to random pages of [16 MiB, 48 MiB) and
+ * reads it back; the host releases pages meanwhile, so a read gives the value or zero.
+ * Anything else is reported on port 0x610 (32-bit: the low bits of the bad address). */
+        .globl tiny_race_start, tiny_race_end
+tiny_race_start:
+        movabs $0x9e3779b97f4a7c15, %r8     /* xorshift state, per vCPU */
+        add %rdi, %r8
+1:      mov %r8, %rax                       /* xorshift64 */
+        shl $13, %rax
+        xor %rax, %r8
+        mov %r8, %rax
+        shr $7, %rax
+        xor %rax, %r8
+        mov %r8, %rax
+        shl $17, %rax
+        xor %rax, %r8
+        mov %r8, %rax
+        and $0x1fff000, %rax                /* page within 32 MiB */
+        add $0x1000000, %rax                /* from 16 MiB */
+        mov %r8, %rcx
+        or $1, %rcx                         /* never zero */
+        mov %rcx, (%rax)
+        mov (%rax), %rdx
+        cmp %rcx, %rdx
+        je 1b
+        test %rdx, %rdx
+        je 1b
+        mov $0x610, %dx
+        out %eax, %dx
+        jmp 1b
+tiny_race_end:
+
         .section .note.GNU-stack,"",@progbits

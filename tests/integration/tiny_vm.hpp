@@ -24,6 +24,8 @@ extern "C" const unsigned char tiny_exit42_start[], tiny_exit42_end[];
 extern "C" const unsigned char tiny_wait_start[], tiny_wait_end[];
 extern "C" const unsigned char tiny_smp_start[], tiny_smp_end[];
 extern "C" const unsigned char tiny_loop_start[], tiny_loop_end[];
+extern "C" const unsigned char tiny_touch_start[], tiny_touch_end[];
+extern "C" const unsigned char tiny_race_start[], tiny_race_end[];
 
 namespace tide::test {
 
