@@ -1,0 +1,14 @@
+// Host-failure tests make guestmm log on purpose; keep only errors unless TIDE_LOG asks for
+// more.
+#include <cstdlib>
+
+#include "guestmm/base/log.hpp"
+
+namespace {
+
+const bool kQuiet = [] {
+  if (std::getenv("TIDE_LOG") == nullptr) tide::log::set_level(tide::log::Level::error);
+  return true;
+}();
+
+}  // namespace
