@@ -31,6 +31,17 @@ void FrameCache::free(Mfn mfn) {
   frames_cached_[n_++] = static_cast<uint32_t>(mfn.value());
 }
 
+bool FrameCache::take(Mfn mfn) {
+  std::lock_guard l(lock_);
+  for (size_t i = n_; i-- > 0;) {
+    if (frames_cached_[i] != mfn.value()) continue;
+    frames_cached_[i] = frames_cached_[--n_];
+    frames_[mfn].flags = kFrameAllocated;
+    return true;
+  }
+  return false;
+}
+
 void FrameCache::drain() {
   std::lock_guard l(lock_);
   drain_locked(0);

@@ -27,6 +27,9 @@ class FrameCache {
   [[nodiscard]] std::optional<Mfn> alloc();
   // Takes back a clean frame, draining a batch to the pool when full.
   void free(Mfn mfn);
+  // Takes `mfn` itself out of the cache if it is there (a fault reusing the frame its
+  // window already views, released into this cache); false if it is not cached here.
+  [[nodiscard]] bool take(Mfn mfn);
   // Returns every cached frame to the pool.
   void drain();
 

@@ -141,7 +141,7 @@ Status GuestMm::fault_page(uint64_t index) {
   std::optional<Mfn> mfn;
   bool hot = false;
   bool remap = true;
-  if (auto hint = e.window_frame(); hint && pool.alloc_exact(*hint, 0)) {
+  if (auto hint = e.window_frame(); hint && (cache_.take(*hint) || pool.alloc_exact(*hint, 0))) {
     mfn = hint;
     remap = false;
   }
