@@ -70,10 +70,13 @@ Status GuestMm::handle_fault(const host::WindowFault& fault) {
   }
   counters_.faults.fetch_add(1, std::memory_order_relaxed);
   if (p2m_.extent_pages(extent) == kPagesPerExtent) {
-    bool any_frame = false;
+    // Fault-around only over an untouched extent: every page Empty. Ballooned, reported or
+    // swapped pages are not the guest's to use now; filling them would undo the balloon (or
+    // lose a swapped page's data) behind the guest's back.
+    bool untouched = true;
     const uint64_t first = extent * kPagesPerExtent;
-    for (uint64_t i = 0; i < kPagesPerExtent && !any_frame; ++i) any_frame = p2m_.load(first + i).has_frame();
-    if (!any_frame) {
+    for (uint64_t i = 0; i < kPagesPerExtent && untouched; ++i) untouched = p2m_.load(first + i).state() == PageState::empty;
+    if (untouched) {
       auto st = fault_extent(extent);
       if (st || st.error().code != std::errc::not_enough_memory) return st;
       // No free 2 MiB block: serve the page alone.

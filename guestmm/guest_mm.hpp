@@ -2,7 +2,7 @@
 // pool frames watched by a userfaultfd), its frame cache and its figures.
 //
 // Faults (fault server thread): a touch of a page without a frame allocates one — a whole
-// 2 MiB block when the page's extent has no frame at all (fault-around), else one frame,
+// 2 MiB block when every page of its extent is Empty (fault-around), else one frame,
 // reusing the frame the window already views there when it is free — maps it, fills it
 // with zeroes (or zeroes a hot frame), publishes Present in the P2M and wakes the faulter.
 // Release (any thread): pages back to a frameless state; their frames are punched in
