@@ -115,6 +115,7 @@ Status GuestMm::fault_extent(uint64_t extent) {
   if (remap) {
     st = window_->map_frames(off, block->value() << kPageShift, kExtentSize);
     if (st) counters_.remaps.fetch_add(1, std::memory_order_relaxed);
+    remember_window(first, kPagesPerExtent, st ? block : std::nullopt);
   }
   if (st) st = window_->fill_zero(off, kExtentSize);
   if (!st) {
@@ -123,6 +124,9 @@ Status GuestMm::fault_extent(uint64_t extent) {
     if (mm_.backing().punch(std::span(&r, 1))) {
       pool.free_clean_block(*block, kExtentOrder);
     } else {
+      // Not scrubbed, so kept hot; the pages the fill reached have PTEs that no punch
+      // dropped, and a hot frame can go to another guest at once.
+      drop_ptes(first, kPagesPerExtent);
       std::vector<Mfn> frames;
       for (uint64_t i = 0; i < kPagesPerExtent; ++i) frames.push_back(*block + i);
       pool.offer_hot(frames, /*force=*/true);
@@ -159,6 +163,7 @@ Status GuestMm::fault_page(uint64_t index) {
   if (remap) {
     st = window_->map_frames(off, mfn->value() << kPageShift, kPageSize);
     if (st) counters_.remaps.fetch_add(1, std::memory_order_relaxed);
+    remember_window(index, 1, st ? mfn : std::nullopt);
   }
   if (st) {
     if (hot) {
@@ -185,6 +190,26 @@ Status GuestMm::fault_page(uint64_t index) {
   p2m_.store(index, P2mEntry::present(*mfn));
   counters_.resident.fetch_add(1, std::memory_order_relaxed);
   return ok();
+}
+
+void GuestMm::remember_window(uint64_t first, uint64_t count, std::optional<Mfn> first_frame) {
+  // Only on a failed fault, when the pages stay frameless: keep each page's state, and make
+  // its hint name what the window views now (the new frames), or nothing if that is unknown
+  // (a failed map may leave the old view, or the placeholder). A stale hint would let a
+  // later fault reuse the old frame without a remap and fill through a view of another one.
+  for (uint64_t i = 0; i < count; ++i) {
+    const P2mEntry e = p2m_.load(first + i);
+    if (e.has_frame()) continue;
+    const std::optional<Mfn> view = first_frame ? std::optional<Mfn>(*first_frame + i) : std::nullopt;
+    p2m_.store(first + i, P2mEntry::frameless(e.state(), view));
+  }
+}
+
+void GuestMm::drop_ptes(uint64_t first, uint64_t count) {
+  const host::ByteRange r{first << kPageShift, count << kPageShift};
+  if (auto st = window_->zap(std::span(&r, 1)); !st) {
+    log::error("%s: drop window mappings after a failed scrub: %s", name_.c_str(), st.error().message().c_str());
+  }
 }
 
 Result<ReleaseResult> GuestMm::release(std::span<const Gfn> gfns, PageState to) {

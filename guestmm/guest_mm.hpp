@@ -96,6 +96,11 @@ class GuestMm {
   [[nodiscard]] Status map_present(uint64_t index, Mfn mfn);
   void own(uint64_t index, Mfn mfn);
   [[nodiscard]] std::optional<Mfn> extent_block_hint(uint64_t extent) const;
+  // After a failed fault that tried a remap: hints of [first, first+count) name what the
+  // window views now (first_frame + i), or nothing. Requires the extent lock.
+  void remember_window(uint64_t first, uint64_t count, std::optional<Mfn> first_frame);
+  // Drops the window's PTEs over [first, first+count) (best effort, logged).
+  void drop_ptes(uint64_t first, uint64_t count);
   [[nodiscard]] Result<ReleaseResult> release_indices(std::vector<uint64_t> indices, PageState to, ReleaseResult r);
 
   MemoryManager& mm_;
