@@ -282,14 +282,20 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   if (freed.empty()) return r;
 
   // The pool may keep a prefix of the frames hot (resident). No punch will remove the
-  // window's PTEs for those, so drop them explicitly.
+  // window's PTEs for those, so drop them first: once on the hot list a frame can go to
+  // another guest at once, and a PTE left behind would let this guest reach it. If they
+  // cannot be dropped, the frames are punched (which drops them) instead of kept.
   PoolAllocator& pool = mm_.pool();
-  const size_t hot = pool.offer_hot(freed);
-  Status zapped = ok();
-  if (hot > 0) {
+  size_t hot = 0;
+  if (const size_t room = std::min<uint64_t>(freed.size(), pool.hot_room()); room > 0) {
     std::vector<host::ByteRange> zap;
-    for (size_t k = 0; k < hot; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
-    zapped = window_->zap(host::coalesce(std::move(zap)));
+    for (size_t k = 0; k < room; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
+    if (auto zapped = window_->zap(host::coalesce(std::move(zap)))) {
+      hot = pool.offer_hot(std::span<const Mfn>(freed.data(), room));
+    } else {
+      log::warn("%s: drop window mappings of hot frames: %s; punching them instead", name_.c_str(),
+                zapped.error().message().c_str());
+    }
   }
   // Punch the rest in coalesced pool ranges: this returns the host memory, guarantees the
   // frames read as zeroes, and removes every PTE that maps them (window views included).
@@ -300,18 +306,23 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   Status punched = mm_.backing().punch(ranges);
   std::span<const Mfn> rest(freed.data() + hot, freed.size() - hot);
   if (!punched) {
-    // Not scrubbed: keep them resident and zero them before reuse.
+    // Not scrubbed: keep them resident and zero them before reuse. The punch may not have
+    // dropped their PTEs either; drop them before the frames reach the hot list.
+    std::vector<host::ByteRange> zap;
+    for (size_t k = hot; k < freed.size(); ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
+    if (auto zapped = window_->zap(host::coalesce(std::move(zap))); !zapped) {
+      log::error("%s: drop window mappings after a failed scrub: %s", name_.c_str(), zapped.error().message().c_str());
+    }
     pool.offer_hot(rest, /*force=*/true);
-    locks.clear();
     return prefixed(punched.error(), name_ + ": scrub released frames");
   }
-  locks.clear();
+  // Still under the extent locks: until the frames are on a list, an audit (which takes
+  // every extent lock) would find them nowhere.
   if (rest.size() <= FrameCache::kBatch) {
     for (Mfn m : rest) cache_.free(m);
   } else {
     pool.free_clean(rest);
   }
-  if (!zapped) return prefixed(zapped.error(), name_ + ": drop window mappings of hot frames");
   return r;
 }
 

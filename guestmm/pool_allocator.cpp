@@ -60,6 +60,11 @@ size_t PoolAllocator::offer_hot(std::span<const Mfn> frames, bool force) {
   return n;
 }
 
+uint64_t PoolAllocator::hot_room() const {
+  std::lock_guard l(lock_);
+  return hot_.size() >= hot_max_ ? 0 : hot_max_ - hot_.size();
+}
+
 uint64_t PoolAllocator::free_frames() const {
   std::lock_guard l(lock_);
   return buddy_.free_frames();

@@ -37,6 +37,9 @@ class PoolAllocator {
   // Keeps up to hot_max dirty frames resident; returns how many of `frames` it took (a
   // prefix). `force` takes them all (frames that could not be punched).
   size_t offer_hot(std::span<const Mfn> frames, bool force = false);
+  // How many frames offer_hot() would take now without `force` (it may take fewer later:
+  // another thread can fill the list meanwhile).
+  [[nodiscard]] uint64_t hot_room() const;
 
   [[nodiscard]] uint64_t free_frames() const;
   [[nodiscard]] uint64_t hot_frames() const;
