@@ -1,5 +1,7 @@
 #include "guestmm/memory_manager.hpp"
 
+#include <algorithm>
+
 #include "guestmm/base/log.hpp"
 
 namespace tide::gmm {
@@ -54,19 +56,24 @@ Result<GuestMm*> MemoryManager::add_guest(const std::string& name, const std::ve
 }
 
 void MemoryManager::remove_guest(GuestMm* guest) {
-  std::unique_ptr<GuestMm> owned;
   {
     std::lock_guard l(guests_mutex_);
-    for (auto it = guests_.begin(); it != guests_.end(); ++it) {
-      if (it->get() == guest) {
-        owned = std::move(*it);
-        guests_.erase(it);
-        break;
-      }
+    if (std::none_of(guests_.begin(), guests_.end(), [&](const auto& g) { return g.get() == guest; })) return;
+  }
+  // Not under guests_mutex_: the fault server may be inside on_error, which may ask for
+  // stats().
+  if (faults_) faults_->remove(*guest);
+  std::unique_ptr<GuestMm> owned;
+  std::lock_guard l(guests_mutex_);
+  for (auto it = guests_.begin(); it != guests_.end(); ++it) {
+    if (it->get() == guest) {
+      owned = std::move(*it);
+      guests_.erase(it);
+      break;
     }
   }
-  if (!owned) return;
-  if (faults_) faults_->remove(*owned);
+  // Its frames go back to the pool under guests_mutex_, so an audit never sees them
+  // between an unlisted guest and the pool.
   owned.reset();
 }
 
