@@ -54,6 +54,7 @@ void GuestMm::own(uint64_t index, Mfn mfn) {
 
 Status GuestMm::handle_fault(const host::WindowFault& fault) {
   const uint64_t index = fault.offset >> kPageShift;
+  if (retired()) return window_->wake(fault.offset, kPageSize);
   if (index >= p2m_.nr_pages()) return make_error(std::errc::bad_address, name_ + ": fault outside guest RAM");
   const uint64_t extent = index / kPagesPerExtent;
   std::lock_guard lock(p2m_.extent_lock(extent));
@@ -324,6 +325,12 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
     pool.free_clean(rest);
   }
   return r;
+}
+
+Status GuestMm::retire_window() {
+  auto locks = lock_all();  // no fault or release is half-way through the window
+  retired_.store(true, std::memory_order_release);
+  return window_->retire();
 }
 
 GuestMmStats GuestMm::stats() const {

@@ -77,6 +77,12 @@ class GuestMm {
   [[nodiscard]] Result<ReleaseResult> release(std::span<const Gfn> gfns, PageState to);
   [[nodiscard]] Result<ReleaseResult> release_range(Gfn first, uint64_t count, PageState to);
 
+  // The guest is going away: its window stops viewing the pool and every thread blocked on
+  // one of its faults is released (see WindowBacking::retire). Call once vCPUs and devices
+  // are stopped and before the VM is destroyed. Later releases skip the window.
+  [[nodiscard]] Status retire_window();
+  [[nodiscard]] bool retired() const { return retired_.load(std::memory_order_acquire); }
+
   [[nodiscard]] GuestMmStats stats() const;
 
   // Audit of this guest's tables against the frame table and the host's mappings.
@@ -110,6 +116,7 @@ class GuestMm {
   std::unique_ptr<host::WindowBacking> window_;
   FrameCache cache_;
   Counters counters_;
+  std::atomic<bool> retired_{false};
 };
 
 }  // namespace tide::gmm

@@ -76,6 +76,13 @@ class WindowBacking {
   // faults as "minor". Batched like PoolBacking::punch.
   [[nodiscard]] virtual Status zap(std::span<const ByteRange> ranges) = 0;
 
+  // Ends the window's life as a view of the pool: replaces it with inert anonymous memory
+  // that no userfaultfd watches and wakes every thread blocked in one of its faults (a
+  // KVM async-fault worker, a device thread), which then finish on throwaway zero pages
+  // instead of waiting forever. Called when the guest is torn down, before its VM is
+  // destroyed (KVM waits for its fault workers). Idempotent. Default: nothing to do.
+  [[nodiscard]] virtual Status retire() { return ok(); }
+
   // For audits: the pool offset the window maps at `win_off` according to the kernel, or
   // nullopt when that page is not a view of the pool.
   [[nodiscard]] virtual Result<std::optional<uint64_t>> pool_offset_at(uint64_t win_off) const = 0;

@@ -222,6 +222,16 @@ class LinuxWindow final : public WindowBacking {
     return ok();
   }
 
+  Status retire() override {
+    if (retired_) return ok();
+    void* p = ::mmap(window_.data(), window_.size_bytes(), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+    if (p == MAP_FAILED) return errno_error("retire a guest window");
+    retired_ = true;
+    // Blocked faults retry on the new, unwatched memory.
+    return wake(0, window_.size_bytes());
+  }
+
   Status snapshot_mappings() override {
     std::ifstream f("/proc/self/maps");
     if (!f) return errno_error("read /proc/self/maps");
@@ -302,6 +312,7 @@ class LinuxWindow final : public WindowBacking {
   }
 
   LinuxPool& pool_;
+  bool retired_ = false;
   UniqueFd uffd_;
   Mapping window_;
   mutable std::mutex maps_mutex_;

@@ -126,7 +126,7 @@ int run_command(const std::vector<std::string>& argv) {
   }
   if (auto k = args.get("kernel")) {
     config.boot.kernel_path = *k;
-    config.vm.name = std::filesystem::path(*k).filename().string();
+    config.vm.name = std::filesystem::path(*k).stem().string();
   } else {
     config.boot.kernel_path = default_tideguest();
     config.vm.name = "tideguest";
@@ -250,7 +250,8 @@ int run_command(const std::vector<std::string>& argv) {
       log::info("%s: exited with status %d", config.vm.name.c_str(), exit.status);
       return exit.status;
     case VmExit::Kind::error:
-      return fail(config.vm.name + ": " + exit.message);
+      // Messages from the memory manager already name the guest.
+      return fail(exit.message.rfind(config.vm.name + ": ", 0) == 0 ? exit.message : config.vm.name + ": " + exit.message);
     default:
       log::info("%s: %s (%s)", config.vm.name.c_str(), vm_exit_kind_name(exit.kind), exit.message.c_str());
       return exit.kind == VmExit::Kind::stopped ? exit.status : 0;

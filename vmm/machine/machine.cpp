@@ -48,6 +48,11 @@ Machine::~Machine() {
     vm_->wait();
     rng_transport_.reset();
     pci_.reset();  // unmaps BARs: the transports go, releasing MSI routes and doorbells
+    // KVM waits for its async page-fault workers when the VM is destroyed; one blocked on
+    // a fault that can no longer be served (pool exhausted) would hang us: release them.
+    if (guest_mm_) {
+      if (auto st = guest_mm_->retire_window(); !st) log::warn("%s", st.error().message().c_str());
+    }
     vm_.reset();
   }
   // Nothing touches the window any more: its frames go back to the pool.
