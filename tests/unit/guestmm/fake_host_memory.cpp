@@ -119,7 +119,7 @@ Status FakeHostMemory::check() const {
   for (const FakeWindow* w : pool_->windows_) {
     for (uint64_t i = 0; i < w->pages_.size(); ++i) {
       const auto& p = w->pages_[i];
-      if (p.pte && p.view != FakeWindow::kNoView && !pool_->present_[p.view]) {
+      if (p.pte && p.view != FakeWindow::kNoView && !pool_->present_locked(p.view)) {
         return broken(log::strf("window page %llu has a PTE on absent pool page %llu", static_cast<ull>(i),
                                 static_cast<ull>(p.view)));
       }
@@ -136,7 +136,21 @@ FakePool::FakePool(FakeHostMemory& host, uint64_t size_bytes)
       bytes_(std::make_unique<std::byte[]>(size_bytes)),
       present_(size_bytes / kPageSize, 0) {
   std::lock_guard l(host_.mu_);
+  make_absent_locked(0, nr_pages());
   host_.pool_ = this;
+}
+
+bool FakePool::present_locked(uint64_t page) const {
+  if (present_[page]) return true;
+  static const std::vector<std::byte> poison(kPageSize, kPoison);
+  if (std::memcmp(bytes_.get() + page * kPageSize, poison.data(), kPageSize) == 0) return false;
+  present_[page] = 1;  // written through the pool map: the host gave it memory
+  return true;
+}
+
+void FakePool::make_absent_locked(uint64_t first, uint64_t end) {
+  std::memset(bytes_.get() + first * kPageSize, static_cast<int>(kPoison), (end - first) * kPageSize);
+  std::fill(present_.begin() + static_cast<ptrdiff_t>(first), present_.begin() + static_cast<ptrdiff_t>(end), 0);
 }
 
 FakePool::~FakePool() {
@@ -160,9 +174,8 @@ Status FakePool::punch(std::span<const host::ByteRange> ranges) {
   for (const host::ByteRange& r : ranges) {
     if (verdict.fail && pages.size() == verdict.done_first) break;
     ++punch_calls_;  // one fallocate(PUNCH_HOLE) per range
-    std::memset(bytes_.get() + r.offset, 0, r.len);
     const uint64_t first = r.offset / kPageSize, end = (r.offset + r.len) / kPageSize;
-    std::fill(present_.begin() + static_cast<ptrdiff_t>(first), present_.begin() + static_cast<ptrdiff_t>(end), 0);
+    make_absent_locked(first, end);
     pages.emplace_back(first, end);
   }
   std::sort(pages.begin(), pages.end());
@@ -189,12 +202,21 @@ uint64_t FakePool::punch_calls() const {
 
 bool FakePool::present(uint64_t page) const {
   std::lock_guard l(host_.mu_);
-  return page < present_.size() && present_[page] != 0;
+  return page < present_.size() && present_locked(page);
 }
 
 uint64_t FakePool::present_pages() const {
   std::lock_guard l(host_.mu_);
-  return static_cast<uint64_t>(std::count(present_.begin(), present_.end(), uint8_t{1}));
+  uint64_t n = 0;
+  for (uint64_t p = 0; p < nr_pages(); ++p) n += present_locked(p) ? 1 : 0;
+  return n;
+}
+
+std::vector<uint8_t> FakePool::present_map() const {
+  std::lock_guard l(host_.mu_);
+  std::vector<uint8_t> out(nr_pages());
+  for (uint64_t p = 0; p < out.size(); ++p) out[p] = present_locked(p) ? 1 : 0;
+  return out;
 }
 
 uint64_t FakePool::punch_invocations() const {
@@ -273,7 +295,7 @@ Status FakeWindow::fill_zero(uint64_t win_off, uint64_t len) {
       p.pte = true;
       continue;
     }
-    if (pool_.present_[p.view]) continue;  // EEXIST: the pool page is there; no PTE
+    if (pool_.present_locked(p.view)) continue;  // EEXIST: the pool page is there; no PTE
     std::memset(pool_.bytes_.get() + p.view * kPageSize, 0, kPageSize);
     pool_.present_[p.view] = 1;
     p.pte = true;
@@ -293,7 +315,7 @@ Status FakeWindow::fill_present(uint64_t win_off, uint64_t len) {
     // UFFDIO_CONTINUE: only over a view of the pool, only for pages the pool holds. Pages
     // before the bad one stay mapped, as in the kernel.
     if (p.view == kNoView) return make_error(std::errc::invalid_argument, "fake fill_present: not a view of the pool");
-    if (!pool_.present_[p.view]) return make_error(std::errc::bad_address, "fake fill_present: the pool page is absent");
+    if (!pool_.present_locked(p.view)) return make_error(std::errc::bad_address, "fake fill_present: the pool page is absent");
     p.pte = true;
   }
   if (verdict.fail) return FakeHostMemory::injected(HostOp::fill_present, verdict.code);
@@ -310,7 +332,7 @@ Status FakeWindow::fill_copy(uint64_t win_off, std::span<const std::byte> data) 
   if (p.view == kNoView) {
     anon_[page].assign(data.begin(), data.end());
   } else {
-    if (pool_.present_[p.view]) return ok();
+    if (pool_.present_locked(p.view)) return ok();
     std::memcpy(pool_.bytes_.get() + p.view * kPageSize, data.data(), kPageSize);
     pool_.present_[p.view] = 1;
   }
@@ -365,6 +387,16 @@ bool FakeWindow::has_pte(uint64_t page) const {
   return pages_.at(page).pte;
 }
 
+std::vector<FakeWindow::PageView> FakeWindow::page_views() const {
+  std::lock_guard l(host_.mu_);
+  std::vector<PageView> out(pages_.size());
+  for (uint64_t i = 0; i < pages_.size(); ++i) {
+    if (pages_[i].view != kNoView) out[i].view = pages_[i].view;
+    out[i].pte = pages_[i].pte;
+  }
+  return out;
+}
+
 void FakeWindow::set_view(uint64_t page, std::optional<uint64_t> pool_page) {
   std::lock_guard l(host_.mu_);
   pages_.at(page) = Page{pool_page ? *pool_page : kNoView, false};
@@ -373,7 +405,7 @@ void FakeWindow::set_view(uint64_t page, std::optional<uint64_t> pool_page) {
 bool FakeWindow::would_be_minor(uint64_t page) const {
   std::lock_guard l(host_.mu_);
   const Page& p = pages_.at(page);
-  return p.view != kNoView && pool_.present_[p.view] != 0;
+  return p.view != kNoView && pool_.present_locked(p.view);
 }
 
 std::byte* FakeWindow::page_bytes_locked(uint64_t page) {
@@ -450,25 +482,26 @@ Status check_host_view(MemoryManager& mm, FakeHostMemory& host, std::span<GuestM
   TIDE_TRY(host.check());
   FakePool* pool = host.pool();
   if (!pool) return broken("no pool");
+  const std::vector<uint8_t> present = pool->present_map();
   uint64_t used = 0;
   for (GuestMm* g : guests) {
-    FakeWindow& w = FakeWindow::of(*g);
+    const auto views = FakeWindow::of(*g).page_views();
     const P2m& p2m = g->p2m();
     for (uint64_t i = 0; i < p2m.nr_pages(); ++i) {
       const P2mEntry e = p2m.load(i);
       const ull gfn = p2m.gfn_at(i).value();
-      if (w.has_pte(i)) {
+      if (views[i].pte) {
         if (!e.has_frame()) {
           return broken(log::strf("%s: GFN 0x%llx is %s but its window page still has a PTE (to pool page %lld)",
                                   g->name().c_str(), gfn, page_state_name(e.state()),
-                                  w.view(i) ? static_cast<long long>(*w.view(i)) : -1LL));
+                                  views[i].view ? static_cast<long long>(*views[i].view) : -1LL));
         }
-        if (w.view(i) != e.mfn().value()) {
+        if (views[i].view != e.mfn().value()) {
           return broken(log::strf("%s: GFN 0x%llx has a PTE to another page than frame %llu", g->name().c_str(), gfn,
                                   static_cast<ull>(e.mfn().value())));
         }
       }
-      if (e.has_frame() && !pool->present(e.mfn().value())) {
+      if (e.has_frame() && (e.mfn().value() >= present.size() || !present[e.mfn().value()])) {
         return broken(log::strf("%s: GFN 0x%llx is Present at frame %llu, which holds no host memory", g->name().c_str(), gfn,
                                 static_cast<ull>(e.mfn().value())));
       }
@@ -476,8 +509,8 @@ Status check_host_view(MemoryManager& mm, FakeHostMemory& host, std::span<GuestM
     used += g->stats().resident_frames;
   }
   const FrameTable& frames = mm.frames();
-  for (uint64_t m = 0; m < frames.size(); ++m) {
-    if (pool->present(m) && !frames.at(m).has(kFrameResident)) {
+  for (uint64_t m = 0; m < frames.size() && m < present.size(); ++m) {
+    if (present[m] && !frames.at(m).has(kFrameResident)) {
       return broken(log::strf("frame %llu holds host memory but is free or cached (flags 0x%x)", static_cast<ull>(m),
                               frames.at(m).flags));
     }

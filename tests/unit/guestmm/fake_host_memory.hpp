@@ -2,8 +2,12 @@
 // (host::HostMemory, PoolBacking, WindowBacking), so the whole memory manager runs in unit
 // tests without memfd, mmap or userfaultfd.
 //   FakePool    pool bytes plus one "present" bit per page (the page holds host memory).
-//               punch() zeroes pages, clears present, counts one call per range and, like
-//               the kernel, drops every window PTE that views a punched page.
+//               punch() clears present, counts one call per range and, like the kernel,
+//               drops every window PTE that views a punched page. An absent page's bytes
+//               hold a poison pattern (on Linux they read as zeroes): a write through the
+//               pool map, which on Linux gives the page memory again, shows up as changed
+//               poison and makes the page present; a manager reading a page it should not
+//               touch sees poison, not plausible zeroes.
 //   FakeWindow  per window page: the pool page it views (none = the anonymous placeholder)
 //               and whether it has a PTE. fill_zero gives absent pool pages zeroed memory
 //               (present pages are skipped without a PTE, as EEXIST), fill_present needs the
@@ -68,6 +72,7 @@ class FakePool final : public host::PoolBacking {
   [[nodiscard]] uint64_t nr_pages() const { return size_bytes_ / kPageSize; }
   [[nodiscard]] bool present(uint64_t page) const;
   [[nodiscard]] uint64_t present_pages() const;
+  [[nodiscard]] std::vector<uint8_t> present_map() const;  // one entry per page
   // punch() invocations that succeeded, and the ranges of the last one.
   [[nodiscard]] uint64_t punch_invocations() const;
   [[nodiscard]] std::vector<host::ByteRange> last_punch() const;
@@ -75,10 +80,15 @@ class FakePool final : public host::PoolBacking {
  private:
   friend class FakeWindow;
   friend class FakeHostMemory;
+  static constexpr std::byte kPoison{0x6b};
+  // Requires the host lock. Whether the page holds memory, counting writes through map().
+  [[nodiscard]] bool present_locked(uint64_t page) const;
+  void make_absent_locked(uint64_t first, uint64_t end);
+
   FakeHostMemory& host_;
   uint64_t size_bytes_;
   std::unique_ptr<std::byte[]> bytes_;
-  std::vector<uint8_t> present_;
+  mutable std::vector<uint8_t> present_;  // updated lazily from writes through map()
   std::vector<FakeWindow*> windows_;  // windows viewing this pool (they unregister)
   uint64_t punch_calls_ = 0;
   uint64_t punch_invocations_ = 0;
@@ -112,6 +122,11 @@ class FakeWindow final : public host::WindowBacking {
   [[nodiscard]] uint64_t nr_pages() const { return pages_.size(); }
   [[nodiscard]] std::optional<uint64_t> view(uint64_t page) const;  // pool page viewed
   [[nodiscard]] bool has_pte(uint64_t page) const;
+  struct PageView {
+    std::optional<uint64_t> view;
+    bool pte = false;
+  };
+  [[nodiscard]] std::vector<PageView> page_views() const;  // every page at once
   // Corrupts the view table (audit tests): the page now views `pool_page` (no PTE).
   void set_view(uint64_t page, std::optional<uint64_t> pool_page);
   void push_fault(host::WindowFault fault);
