@@ -16,10 +16,12 @@
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/stats.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using tide::test::median;
 using tide::test::Process;
 
 struct Options {
@@ -68,11 +70,6 @@ std::map<std::string, double> proc_status_kib(int pid) {
     if (std::sscanf(line.c_str(), "%63[^:]: %lf kB", key, &value) == 2) out[key] = value;
   }
   return out;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
 }
 
 }  // namespace
