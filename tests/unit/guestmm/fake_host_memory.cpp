@@ -26,6 +26,7 @@ const char* host_op_name(HostOp op) {
     case HostOp::punch: return "punch";
     case HostOp::snapshot: return "snapshot_mappings";
     case HostOp::read_fault: return "read_fault";
+    case HostOp::retire: return "retire";
   }
   return "?";
 }
@@ -266,6 +267,7 @@ void FakeWindow::push_fault(host::WindowFault fault) {
 
 Status FakeWindow::map_frames(uint64_t win_off, uint64_t pool_off, uint64_t len) {
   std::lock_guard l(host_.mu_);
+  if (retired_) return host_.refuse_locked(HostOp::map_frames, "the window is retired");
   TIDE_TRY(host_.enter_simple_locked(HostOp::map_frames));
   if (!in_bounds(win_off, len) || !page_aligned(pool_off) || pool_off > pool_.size_bytes_ ||
       len > pool_.size_bytes_ - pool_off) {
@@ -282,6 +284,7 @@ Status FakeWindow::map_frames(uint64_t win_off, uint64_t pool_off, uint64_t len)
 
 Status FakeWindow::fill_zero(uint64_t win_off, uint64_t len) {
   std::lock_guard l(host_.mu_);
+  if (retired_) return host_.refuse_locked(HostOp::fill_zero, "the window is retired");
   const auto verdict = host_.enter_locked(HostOp::fill_zero);
   if (!in_bounds(win_off, len)) return host_.refuse_locked(HostOp::fill_zero, "range");
   for (uint64_t k = 0; k < len / kPageSize; ++k) {
@@ -306,6 +309,7 @@ Status FakeWindow::fill_zero(uint64_t win_off, uint64_t len) {
 
 Status FakeWindow::fill_present(uint64_t win_off, uint64_t len) {
   std::lock_guard l(host_.mu_);
+  if (retired_) return host_.refuse_locked(HostOp::fill_present, "the window is retired");
   const auto verdict = host_.enter_locked(HostOp::fill_present);
   if (!in_bounds(win_off, len)) return host_.refuse_locked(HostOp::fill_present, "range");
   for (uint64_t k = 0; k < len / kPageSize; ++k) {
@@ -363,6 +367,15 @@ Status FakeWindow::zap(std::span<const host::ByteRange> ranges) {
   return ok();
 }
 
+Status FakeWindow::retire() {
+  std::lock_guard l(host_.mu_);
+  TIDE_TRY(host_.enter_simple_locked(HostOp::retire));
+  retired_ = true;
+  for (Page& p : pages_) p = Page{};
+  anon_.clear();
+  return ok();
+}
+
 Result<std::optional<uint64_t>> FakeWindow::pool_offset_at(uint64_t win_off) const {
   std::lock_guard l(host_.mu_);
   if (win_off >= size_bytes()) return make_error(std::errc::invalid_argument, "fake pool_offset_at: outside the window");
@@ -409,6 +422,12 @@ bool FakeWindow::would_be_minor(uint64_t page) const {
 }
 
 std::byte* FakeWindow::page_bytes_locked(uint64_t page) {
+  if (retired_) {
+    // Inert anonymous memory: any access gets a throwaway zero page.
+    auto& a = anon_[page];
+    if (a.empty()) a.assign(kPageSize, std::byte{0});
+    return a.data();
+  }
   Page& p = pages_.at(page);
   if (!p.pte) return nullptr;
   if (p.view == kNoView) return anon_.at(page).data();

@@ -49,8 +49,9 @@ enum class HostOp : uint8_t {
   punch,
   snapshot,
   read_fault,
+  retire,
 };
-inline constexpr size_t kHostOps = 10;
+inline constexpr size_t kHostOps = 11;
 [[nodiscard]] const char* host_op_name(HostOp op);
 
 class FakeHostMemory;
@@ -115,6 +116,9 @@ class FakeWindow final : public host::WindowBacking {
   Status fill_copy(uint64_t win_off, std::span<const std::byte> data) override;
   Status wake(uint64_t win_off, uint64_t len) override;
   Status zap(std::span<const host::ByteRange> ranges) override;
+  // Like the Linux window: every page becomes inert anonymous memory (zeroes, no fault,
+  // no view of the pool); later fills and maps fail.
+  Status retire() override;
   Result<std::optional<uint64_t>> pool_offset_at(uint64_t win_off) const override;
   Status snapshot_mappings() override;
 
@@ -156,6 +160,7 @@ class FakeWindow final : public host::WindowBacking {
   std::vector<Page> pages_;
   std::map<uint64_t, std::vector<std::byte>> anon_;  // placeholder pages filled with zeroes
   std::deque<host::WindowFault> faults_;
+  bool retired_ = false;
 };
 
 class FakeHostMemory final : public host::HostMemory {

@@ -379,6 +379,53 @@ TEST_F(GuestMmTest, TinyPoolIsOneExtent) {
   EXPECT_EQ(mm->pool_bytes(), kExtentSize);
 }
 
+TEST_F(GuestMmTest, TouchInAnExtentWithAFrameMapsOnePage) {
+  make(4 * kMiB);
+  GuestMm* a = add("a", 2 * kMiB);
+  GuestMm* g = add("g", 4 * kMiB);
+  TIDE_ASSERT_OK(touch(*a, Gfn(0), 1));
+  TIDE_ASSERT_OK(touch(*g, Gfn(0), 2));
+  // a gives back scattered frames: free again, but no 2 MiB block.
+  std::vector<Gfn> odd;
+  for (uint64_t i = 1; i < 200; i += 2) odd.push_back(Gfn(i));
+  TIDE_ASSERT_OK(a->release(odd, PageState::empty));
+  const uint64_t maps = host.calls(HostOp::map_frames);
+  TIDE_ASSERT_OK(touch(*g, Gfn(600), 3));  // no block: the page alone
+  EXPECT_EQ(g->stats().fault_around, 1u);
+  EXPECT_EQ(g->stats().resident_frames, 513u);
+  EXPECT_EQ(host.calls(HostOp::map_frames), maps + 1);
+  TIDE_ASSERT_OK(touch(*g, Gfn(601), 4));  // the extent has a frame now: one page again
+  EXPECT_EQ(g->stats().fault_around, 1u);
+  EXPECT_EQ(g->stats().resident_frames, 514u);
+  EXPECT_EQ(host.calls(HostOp::map_frames), maps + 2);
+  EXPECT_EQ(state_of(g, Gfn(602)), PageState::empty);
+  TIDE_ASSERT_OK(check());
+  EXPECT_EQ(*read(*g, Gfn(600)), 3u);
+  EXPECT_EQ(*read(*g, Gfn(601)), 4u);
+}
+
+TEST_F(GuestMmTest, RetiredWindowFaultsNothingAndAuditsClean) {
+  make(8 * kMiB);
+  GuestMm* g = add("g", 4 * kMiB);
+  TIDE_ASSERT_OK(touch(*g, Gfn(3), 7));
+  TIDE_ASSERT_OK(g->retire_window());
+  EXPECT_TRUE(g->retired());
+  // The frames are still the guest's until it is removed; the audit must not count the
+  // window's new (anonymous) view against it.
+  TIDE_ASSERT_OK(check());
+  // Blocked faulters are let through to throwaway memory; nothing is allocated.
+  TIDE_ASSERT_OK(g->handle_fault(host::WindowFault{600 * kPageSize, true, false}));
+  TIDE_ASSERT_OK(touch(*g, Gfn(600), 1));
+  EXPECT_EQ(*read(*g, Gfn(3)), 0u);
+  EXPECT_EQ(g->stats().resident_frames, 512u);
+  EXPECT_EQ(state_of(g, Gfn(600)), PageState::empty);
+  TIDE_ASSERT_OK(g->release_range(Gfn(0), 10, PageState::empty));
+  TIDE_ASSERT_OK(check());
+  remove(g);
+  TIDE_ASSERT_OK(check());
+  EXPECT_EQ(mm->stats().free_frames + mm->stats().hot_frames, mm->stats().total_frames);
+}
+
 TEST_F(GuestMmTest, BadRamRangesAreRefused) {
   make(4 * kMiB);
   auto r = mm->add_guest("bad", {RamRange{Gpa(0x800), kMiB}});
