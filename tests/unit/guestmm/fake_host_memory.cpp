@@ -453,7 +453,7 @@ std::optional<std::vector<std::byte>> FakeWindow::read_page(uint64_t page) const
 
 namespace {
 
-constexpr int kMaxFaults = 4;
+constexpr int kMaxFaults = 8;  // a racing release can take the page back between tries
 
 Result<uint64_t> index_or_error(const GuestMm& guest, Gfn gfn) {
   auto i = guest.p2m().index_of(gfn);
