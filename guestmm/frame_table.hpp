@@ -33,6 +33,7 @@ enum FrameFlag : uint16_t {
   kFrameLocked = 1 << 8,
   kFrameHot = 1 << 9,  // free but kept resident (not punched) for fast reuse
   kFrameCached = 1 << 10,  // in a per-guest cache of free frames
+  kFrameScrub = 1 << 11,   // taken back from a guest, waiting for the scrubber
 };
 
 struct Frame {

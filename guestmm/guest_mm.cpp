@@ -108,6 +108,8 @@ Status GuestMm::fault_extent(uint64_t extent) {
     remap = false;
   } else {
     block = pool.alloc_block(kExtentOrder);
+    // Under pressure, frames the scrubber has not returned yet are worth waiting for.
+    if (!block && mm_.scrubber().pending() > 0 && mm_.scrubber().flush()) block = pool.alloc_block(kExtentOrder);
   }
   if (!block) return exhausted(name_, mm_.pool_bytes());
   const uint64_t first = extent * kPagesPerExtent;
@@ -154,6 +156,7 @@ Status GuestMm::fault_page(uint64_t index) {
     remap = false;
   }
   if (!mfn) mfn = cache_.alloc();
+  if (!mfn && mm_.scrubber().pending() > 0 && mm_.scrubber().flush()) mfn = cache_.alloc();
   if (!mfn) {
     mfn = pool.take_hot();
     hot = mfn.has_value();
@@ -213,7 +216,7 @@ void GuestMm::drop_ptes(uint64_t first, uint64_t count) {
   }
 }
 
-Result<ReleaseResult> GuestMm::release(std::span<const Gfn> gfns, PageState to) {
+Result<ReleaseResult> GuestMm::release(std::span<const Gfn> gfns, PageState to, ReleaseOptions options) {
   ReleaseResult r;
   r.requested = gfns.size();
   std::vector<uint64_t> indices;
@@ -222,10 +225,16 @@ Result<ReleaseResult> GuestMm::release(std::span<const Gfn> gfns, PageState to) 
     if (auto i = p2m_.index_of(g)) indices.push_back(*i);
     else ++r.outside;
   }
-  return release_indices(std::move(indices), to, r);
+  return release_indices(std::move(indices), to, r, options);
 }
 
-Result<ReleaseResult> GuestMm::release_range(Gfn first, uint64_t count, PageState to) {
+Result<ReleaseResult> GuestMm::release_range(Gfn first, uint64_t count, PageState to, ReleaseOptions options) {
+  // The count may come from a guest: never size anything by it beyond the guest's RAM.
+  if (count > p2m_.nr_pages()) {
+    return make_error(std::errc::invalid_argument,
+                      log::strf("%s: a release of %llu pages is larger than the guest", name_.c_str(),
+                                static_cast<unsigned long long>(count)));
+  }
   ReleaseResult r;
   r.requested = count;
   std::vector<uint64_t> indices;
@@ -233,10 +242,11 @@ Result<ReleaseResult> GuestMm::release_range(Gfn first, uint64_t count, PageStat
     if (auto i = p2m_.index_of(first + k)) indices.push_back(*i);
     else ++r.outside;
   }
-  return release_indices(std::move(indices), to, r);
+  return release_indices(std::move(indices), to, r, options);
 }
 
-Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, PageState to, ReleaseResult r) {
+Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, PageState to, ReleaseResult r,
+                                               ReleaseOptions options) {
   if (to == PageState::present || to == PageState::shared || to == PageState::swapped || to == PageState::foreign) {
     return make_error(std::errc::invalid_argument, "release: the target state must be frameless");
   }
@@ -258,6 +268,7 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
       last_extent = e;
     }
   }
+  std::vector<uint64_t> stale_ptes;   // frameless pages whose old PTE may still be there
   std::vector<uint64_t> freed_pages;  // page indices whose frames were taken
   std::vector<Mfn> freed;             // their frames, in the same order
   for (uint64_t i : indices) {
@@ -275,6 +286,20 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
     } else {
       ++r.frameless;
       if (e.state() != to) p2m_.store(i, P2mEntry::frameless(to, e.window_frame()));
+      // A page released earlier with guest_keeps_off may still have a PTE on its old frame
+      // until the scrubber gets there; a page becoming Empty is one the guest may touch.
+      if (to == PageState::empty && e.state() != PageState::empty) {
+        if (auto wf = e.window_frame(); wf && mm_.frames()[*wf].has(kFrameScrub)) stale_ptes.push_back(i);
+      }
+    }
+  }
+  if (!stale_ptes.empty() && !retired()) {
+    std::vector<host::ByteRange> zap;
+    for (uint64_t i : stale_ptes) zap.push_back(host::ByteRange{i << kPageShift, kPageSize});
+    if (auto zapped = window_->zap(host::coalesce(std::move(zap))); !zapped) {
+      // Make sure by waiting for the scrubber, whose punch removes them.
+      log::warn("%s: %s; waiting for the scrubber", name_.c_str(), zapped.error().message().c_str());
+      TIDE_TRY(mm_.scrubber().flush());
     }
   }
   r.released = freed.size();
@@ -282,11 +307,32 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   counters_.released.fetch_add(freed.size(), std::memory_order_relaxed);
   if (freed.empty()) return r;
 
-  // The pool may keep a prefix of the frames hot (resident). No punch will remove the
-  // window's PTEs for those, so drop them first: once on the hot list a frame can go to
-  // another guest at once, and a PTE left behind would let this guest reach it. If they
-  // cannot be dropped, the frames are punched (which drops them) instead of kept.
   PoolAllocator& pool = mm_.pool();
+  if (Scrubber* scrubber = mm_.async_scrubber()) {
+    // Deferred scrubbing: drop every PTE the window has on these pages now (so nothing this
+    // guest does reaches the old frames: its next touch faults), keep what the hot list
+    // wants, and leave the punching to the scrubber. If the PTEs cannot be dropped, fall
+    // through to punching here, which drops them too.
+    // With guest_keeps_off only the frames going hot need their PTEs dropped now (a hot
+    // frame can go to another guest at once); the scrubber's punch removes the others.
+    const size_t room = std::min<uint64_t>(freed.size(), pool.hot_room());
+    const size_t zap_count = options.guest_keeps_off ? room : freed.size();
+    std::vector<host::ByteRange> zap;
+    for (size_t k = 0; k < zap_count; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
+    if (auto zapped = window_->zap(host::coalesce(std::move(zap)))) {
+      const size_t hot = pool.offer_hot(std::span<const Mfn>(freed.data(), room));
+      scrubber->enqueue(std::span<const Mfn>(freed.data() + hot, freed.size() - hot));
+      return r;
+    } else {
+      log::warn("%s: drop window mappings of released pages: %s; punching them now", name_.c_str(),
+                zapped.error().message().c_str());
+    }
+  }
+  // Synchronous scrubbing. The pool may keep a prefix of the frames hot (resident). No
+  // punch will remove the window's PTEs for those, so drop them first: once on the hot
+  // list a frame can go to another guest at once, and a PTE left behind would let this
+  // guest reach it. If they cannot be dropped, the frames are punched (which drops them)
+  // instead of kept.
   size_t hot = 0;
   if (const size_t room = std::min<uint64_t>(freed.size(), pool.hot_room()); room > 0) {
     std::vector<host::ByteRange> zap;

@@ -50,6 +50,14 @@ struct ReleaseResult {
   uint64_t punched_ranges = 0;  // pool ranges returned to the host
 };
 
+struct ReleaseOptions {
+  // The guest has promised not to touch these pages until it gives them back through a
+  // later transition to Empty (virtio-balloon MUST_TELL_HOST). Their window PTEs may then
+  // stay until the scrubber punches the frames, which removes them; the later transition
+  // removes any that are still there before it returns. Only with a scrubber thread.
+  bool guest_keeps_off = false;
+};
+
 class GuestMm {
  public:
   GuestMm(MemoryManager& mm, uint16_t id, std::string name, P2m p2m, std::unique_ptr<host::WindowBacking> window);
@@ -74,8 +82,9 @@ class GuestMm {
   // Duplicates and non-RAM GFNs are counted and skipped. Thread: any (not a thread that
   // holds an extent lock). Errors: a host failure while scrubbing (the frames are then
   // kept on the hot list, zeroed before reuse, and the P2M is still updated).
-  [[nodiscard]] Result<ReleaseResult> release(std::span<const Gfn> gfns, PageState to);
-  [[nodiscard]] Result<ReleaseResult> release_range(Gfn first, uint64_t count, PageState to);
+  [[nodiscard]] Result<ReleaseResult> release(std::span<const Gfn> gfns, PageState to, ReleaseOptions options = {});
+  [[nodiscard]] Result<ReleaseResult> release_range(Gfn first, uint64_t count, PageState to,
+                                                    ReleaseOptions options = {});
 
   // The guest is going away: its window stops viewing the pool and every thread blocked on
   // one of its faults is released (see WindowBacking::retire). Call once vCPUs and devices
@@ -107,7 +116,8 @@ class GuestMm {
   void remember_window(uint64_t first, uint64_t count, std::optional<Mfn> first_frame);
   // Drops the window's PTEs over [first, first+count) (best effort, logged).
   void drop_ptes(uint64_t first, uint64_t count);
-  [[nodiscard]] Result<ReleaseResult> release_indices(std::vector<uint64_t> indices, PageState to, ReleaseResult r);
+  [[nodiscard]] Result<ReleaseResult> release_indices(std::vector<uint64_t> indices, PageState to, ReleaseResult r,
+                                                      ReleaseOptions options = {});
 
   MemoryManager& mm_;
   uint16_t id_;

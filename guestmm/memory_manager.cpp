@@ -15,6 +15,8 @@ Result<std::unique_ptr<MemoryManager>> MemoryManager::create(host::HostMemory& h
   TIDE_TRY_ASSIGN(frames, FrameTable::create(size >> kPageShift));
   mm->frames_ = std::move(frames);
   mm->pool_ = std::make_unique<PoolAllocator>(mm->frames_, options.hot_frames);
+  mm->async_scrub_ = options.async_scrub;
+  mm->scrubber_ = std::make_unique<Scrubber>(*mm->backing_, *mm->pool_, mm->frames_, options.async_scrub);
   if (options.fault_server) {
     auto on_error = options.on_fault_error ? options.on_fault_error : [](GuestMm& g, const Error& e) {
       log::error("%s: %s", g.name().c_str(), e.message().c_str());
@@ -75,6 +77,8 @@ void MemoryManager::remove_guest(GuestMm* guest) {
   // Its frames go back to the pool under guests_mutex_, so an audit never sees them
   // between an unlisted guest and the pool.
   owned.reset();
+  // ... and are clean and free before this returns: the pool is whole again.
+  if (auto st = scrubber_->flush(); !st) log::warn("%s", st.error().message().c_str());
 }
 
 PoolStats MemoryManager::stats() const {
@@ -90,6 +94,8 @@ PoolStats MemoryManager::stats() const {
       s.used_frames += g->stats().resident_frames;
     }
   }
+  s.scrubbing_frames = scrubber_->pending();
+  s.scrubbed_frames = scrubber_->scrubbed_frames();
   s.resident_bytes = backing_->resident_bytes();
   s.punch_calls = backing_->punch_calls();
   return s;
@@ -119,6 +125,19 @@ Status MemoryManager::check_invariants() const {
     });
   }
   TIDE_TRY(cache_status);
+  auto sl = scrubber_->lock();
+  uint64_t scrubbing = 0;
+  Status scrub_status = ok();
+  scrubber_->for_each_pending_locked([&](Mfn m) {
+    ++scrubbing;
+    const Frame& f = frames_[m];
+    if (scrub_status && (seen[m.value()]++ || !f.has(kFrameScrub) || !f.has(kFrameAllocated) || f.owner != 0)) {
+      scrub_status = make_error(std::errc::state_not_recoverable,
+                                log::strf("frame %llu waiting for the scrubber is also mapped elsewhere or has bad metadata",
+                                          static_cast<unsigned long long>(m.value())));
+    }
+  });
+  TIDE_TRY(scrub_status);
   auto pl = pool_->lock();
   TIDE_TRY(pool_->check_invariants_locked());
   for (uint32_t m : pool_->hot_list_locked()) {
@@ -128,12 +147,13 @@ Status MemoryManager::check_invariants() const {
   }
   const uint64_t hot = pool_->hot_list_locked().size();
   const uint64_t free = pool_->free_frames_locked();
-  if (free + cached + hot + mapped != frames_.size()) {
+  if (free + cached + hot + scrubbing + mapped != frames_.size()) {
     return make_error(std::errc::state_not_recoverable,
-                      log::strf("frames unaccounted for: %llu free + %llu cached + %llu hot + %llu mapped != %llu in the pool",
+                      log::strf("frames unaccounted for: %llu free + %llu cached + %llu hot + %llu scrubbing + %llu mapped "
+                                "!= %llu in the pool",
                                 static_cast<unsigned long long>(free), static_cast<unsigned long long>(cached),
-                                static_cast<unsigned long long>(hot), static_cast<unsigned long long>(mapped),
-                                static_cast<unsigned long long>(frames_.size())));
+                                static_cast<unsigned long long>(hot), static_cast<unsigned long long>(scrubbing),
+                                static_cast<unsigned long long>(mapped), static_cast<unsigned long long>(frames_.size())));
   }
   return ok();
 }

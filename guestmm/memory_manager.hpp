@@ -15,6 +15,7 @@
 #include "guestmm/guest_mm.hpp"
 #include "guestmm/host/host_memory.hpp"
 #include "guestmm/pool_allocator.hpp"
+#include "guestmm/scrubber.hpp"
 
 namespace tide::gmm {
 
@@ -22,6 +23,9 @@ struct MemoryManagerOptions {
   uint64_t pool_bytes = 0;   // rounded up to 2 MiB
   uint64_t hot_frames = 0;   // freed frames kept resident for fast reuse
   bool fault_server = true;  // false: tests drive faults by hand
+  // Scrub released frames on a scrubber thread, off the releasing thread's path (see
+  // scrubber.hpp); false: release() punches before it returns.
+  bool async_scrub = false;
   FaultServer::ErrorFn on_fault_error;
 };
 
@@ -30,6 +34,8 @@ struct PoolStats {
   uint64_t free_frames = 0;    // in the buddy allocator (clean)
   uint64_t cached_frames = 0;  // in guests' caches (clean)
   uint64_t hot_frames = 0;     // free but resident
+  uint64_t scrubbing_frames = 0;  // released, waiting to be punched
+  uint64_t scrubbed_frames = 0;   // punched by the scrubber so far
   uint64_t used_frames = 0;    // mapped by guests
   uint64_t resident_bytes = 0; // host memory the pool holds (the kernel's count)
   uint64_t punch_calls = 0;    // system calls that returned pool memory to the host
@@ -53,6 +59,9 @@ class MemoryManager {
   [[nodiscard]] FrameTable& frames() { return frames_; }
   [[nodiscard]] host::PoolBacking& backing() { return *backing_; }
   [[nodiscard]] uint64_t pool_bytes() const { return backing_->size_bytes(); }
+  [[nodiscard]] Scrubber& scrubber() { return *scrubber_; }
+  // The scrubber if it runs on its own thread (release defers punching to it), else null.
+  [[nodiscard]] Scrubber* async_scrubber() { return async_scrub_ ? scrubber_.get() : nullptr; }
   [[nodiscard]] PoolStats stats() const;
 
   // The whole audit (ARCHITECTURE.md "Invariants, audited"): the buddy allocator and hot
@@ -69,6 +78,8 @@ class MemoryManager {
   std::unique_ptr<host::PoolBacking> backing_;
   FrameTable frames_;
   std::unique_ptr<PoolAllocator> pool_;
+  std::unique_ptr<Scrubber> scrubber_;
+  bool async_scrub_ = false;
   mutable std::mutex guests_mutex_;
   std::vector<std::unique_ptr<GuestMm>> guests_;
   std::unique_ptr<FaultServer> faults_;

@@ -38,30 +38,50 @@ std::vector<uint64_t> scattered_half(uint64_t pages, uint64_t seed) {
   return idx;  // random order, as a balloon driver would hand them over
 }
 
-// Pages/s of tide's release of the scattered half, after touching every page.
-double tide_release(uint64_t memory, uint64_t seed, uint64_t* punch_calls) {
+struct TideRates {
+  double call = -1;    // pages/s of the release call (the guest's pages are gone for it)
+  double scrubbed = -1; // pages/s until the host has the memory back (scrubber done)
+  uint64_t punch_calls = 0;
+};
+
+// tide's release of the scattered half, after touching every page, with the scrubber on
+// its own thread (as tide runs it) or inline.
+TideRates tide_release(uint64_t memory, uint64_t seed, bool async, bool keeps_off = false) {
+  TideRates out;
   gmm::host::LinuxHostMemory host;
   gmm::MemoryManagerOptions mo;
   mo.pool_bytes = memory;
+  mo.async_scrub = async;
   auto mm = gmm::MemoryManager::create(host, std::move(mo));
-  if (!mm) return -1;
+  if (!mm) return out;
   auto guest = (*mm)->add_guest("bench", {gmm::RamRange{gmm::Gpa(0), memory}});
-  if (!guest) return -1;
+  if (!guest) return out;
   for (const auto& r : (*guest)->regions()) std::memset(r.host, 0x5a, r.size_bytes);  // faulted in by tide
   const uint64_t pages = memory >> gmm::kPageShift;
   std::vector<gmm::Gfn> gfns;
   for (uint64_t i : scattered_half(pages, seed)) gfns.push_back(gmm::Gfn(i));
   const uint64_t calls_before = (*mm)->stats().punch_calls;
+  const uint64_t host_before = (*mm)->backing().resident_bytes();
   auto t0 = Clock::now();
-  auto r = (*guest)->release(gfns, gmm::PageState::ballooned);
-  double s = seconds_since(t0);
-  if (!r || r->released != gfns.size()) return -1;
-  *punch_calls = (*mm)->stats().punch_calls - calls_before;
+  gmm::ReleaseOptions opts;
+  opts.guest_keeps_off = keeps_off;
+  auto r = (*guest)->release(gfns, gmm::PageState::ballooned, opts);
+  double call = seconds_since(t0);
+  if (!r || r->released != gfns.size()) return out;
+  if (!(*mm)->scrubber().flush()) return out;
+  double done = seconds_since(t0);
+  out.punch_calls = (*mm)->stats().punch_calls - calls_before;
   if (auto st = (*mm)->check_invariants(); !st) {
     std::fprintf(stderr, "release_bench: audit failed: %s\n", st.error().message().c_str());
-    return -1;
+    return out;
   }
-  return static_cast<double>(gfns.size()) / s;
+  if (host_before - (*mm)->backing().resident_bytes() != gfns.size() * gmm::kPageSize) {
+    std::fprintf(stderr, "release_bench: the host did not get every page back\n");
+    return out;
+  }
+  out.call = static_cast<double>(gfns.size()) / call;
+  out.scrubbed = static_cast<double>(gfns.size()) / done;
+  return out;
 }
 
 // Pages/s of one system call per page over the same selection of a populated memfd.
@@ -100,22 +120,39 @@ int main(int argc, char** argv) {
   }
   std::printf("release benchmark: %llu MiB of scattered 4 KiB pages out of a %llu MiB guest, %d runs, interleaved\n",
               static_cast<unsigned long long>(memory >> 21), static_cast<unsigned long long>(memory >> 20), runs);
-  std::vector<double> tide_rate, falloc_rate, madv_rate;
+  std::vector<double> async_call, async_done, sync_call, keep_call, keep_done, falloc_rate, madv_rate;
   uint64_t calls = 0;
   for (int i = 0; i < runs; ++i) {
-    double t = tide_release(memory, 100 + static_cast<uint64_t>(i), &calls);
-    double f = per_page(memory, 100 + static_cast<uint64_t>(i), false);
-    double m = per_page(memory, 100 + static_cast<uint64_t>(i), true);
-    if (t < 0 || f < 0 || m < 0) return 1;
-    tide_rate.push_back(t);
+    const uint64_t seed = 100 + static_cast<uint64_t>(i);
+    TideRates a = tide_release(memory, seed, true);
+    TideRates s = tide_release(memory, seed, false);
+    TideRates k = tide_release(memory, seed, true, true);
+    if (k.call < 0) return 1;
+    keep_call.push_back(k.call);
+    keep_done.push_back(k.scrubbed);
+    double f = per_page(memory, seed, false);
+    double m = per_page(memory, seed, true);
+    if (a.call < 0 || s.call < 0 || f < 0 || m < 0) return 1;
+    async_call.push_back(a.call);
+    async_done.push_back(a.scrubbed);
+    sync_call.push_back(s.call);
+    calls = a.punch_calls;
     falloc_rate.push_back(f);
     madv_rate.push_back(m);
   }
-  double t = test::median(tide_rate), f = test::median(falloc_rate), m = test::median(madv_rate);
-  std::printf("  tide release (one call)     %10.0f pages/s  (%llu punch system calls)\n", t,
+  const double ac = test::median(async_call), ad = test::median(async_done), sc = test::median(sync_call);
+  const double f = test::median(falloc_rate), m = test::median(madv_rate);
+  std::printf("  tide release call, scrubber thread (as tide runs) %10.0f pages/s\n", ac);
+  std::printf("  ... until the host has every page back              %10.0f pages/s  (%llu punch system calls)\n", ad,
               static_cast<unsigned long long>(calls));
-  std::printf("  fallocate per page          %10.0f pages/s\n", f);
-  std::printf("  madvise(MADV_REMOVE) per page %8.0f pages/s\n", m);
-  std::printf("  ratio tide/fallocate %.2f, tide/madvise %.2f  (target >= 10)\n", t / f, t / m);
+  std::printf("  tide release call, scrubbing inline                 %10.0f pages/s\n", sc);
+  const double kc = test::median(keep_call), kd = test::median(keep_done);
+  std::printf("  tide release call, guest keeps off (balloon MUST_TELL_HOST) %7.0f pages/s\n", kc);
+  std::printf("  ... until the host has every page back              %10.0f pages/s\n", kd);
+  std::printf("  fallocate(PUNCH_HOLE) per page                      %10.0f pages/s\n", f);
+  std::printf("  madvise(MADV_REMOVE) per page                       %10.0f pages/s\n", m);
+  std::printf("  ratio release call / fallocate per page %.2f; with the guest keeping off %.2f  (target >= 10)\n",
+              ac / f, kc / f);
+  std::printf("  ratio until memory returned / fallocate per page %.2f, inline / fallocate %.2f\n", ad / f, sc / f);
   return 0;
 }

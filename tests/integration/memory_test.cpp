@@ -77,24 +77,37 @@ TEST(GuestMemoryIntegration, TouchReleaseAndRefault) {
   ASSERT_TRUE(t.mm().check_invariants());
 }
 
-class RaceTest : public ::testing::TestWithParam<uint64_t> {};
+struct RaceParams {
+  uint64_t hot_frames;
+  bool async_scrub;
+  bool keeps_off;  // releases promise the guest keeps off (it does not: it must see old data or zero)
+};
+
+class RaceTest : public ::testing::TestWithParam<RaceParams> {};
 
 TEST_P(RaceTest, FaultsRacingReleasesLeaveTheAuditClean) {
   TIDE_REQUIRE_KVM();
-  TinyVm t(2, 64ull << 20, 0, /*hot_frames=*/GetParam());
+  const RaceParams p = GetParam();
+  TinyVm t(2, 64ull << 20, 0, p.hot_frames, p.async_scrub);
   std::atomic<uint64_t> corrupt{0};
   t.add_pio(0x610, 4, nullptr, [&](uint64_t, std::span<const uint8_t>) { corrupt.fetch_add(1); });
   t.load(tiny_race_start, tiny_race_end);
   ASSERT_TRUE(t.vm().start());
-  std::mt19937_64 rng(GetParam() + 7);
+  std::mt19937_64 rng(p.hot_frames + 7);
+  gmm::ReleaseOptions opts;
+  opts.guest_keeps_off = p.keeps_off;
   const uint64_t first = 0x1000000 >> 12, pages = 0x2000000 >> 12;
   uint64_t released = 0;
   for (int i = 0; i < 3000; ++i) {
     uint64_t count = 1 + rng() % 600;
     uint64_t at = first + rng() % (pages - count);
-    auto r = t.guest().release_range(Gfn(at), count, gmm::PageState::empty);
+    auto r = t.guest().release_range(Gfn(at), count, p.keeps_off ? gmm::PageState::ballooned : gmm::PageState::empty, opts);
     ASSERT_TRUE(r) << r.error().message();
     released += r->released;
+    if (p.keeps_off && rng() % 4 == 0) {
+      // Deflate part of it again: those pages must lose any PTE on their old frames.
+      ASSERT_TRUE(t.guest().release_range(Gfn(at), count / 2 + 1, gmm::PageState::empty));
+    }
     if (i % 500 == 0) {
       auto st = t.mm().check_invariants();
       ASSERT_TRUE(st) << st.error().message();
@@ -111,8 +124,12 @@ TEST_P(RaceTest, FaultsRacingReleasesLeaveTheAuditClean) {
   EXPECT_TRUE(st) << st.error().message();
 }
 
-// Without and with a hot list (freed frames kept resident, zapped from the window).
-INSTANTIATE_TEST_SUITE_P(HotList, RaceTest, ::testing::Values(0u, 256u));
+// Without and with a hot list (freed frames kept resident, zapped from the window), with
+// scrubbing inline and on the scrubber thread, and with releases that defer the unmap.
+INSTANTIATE_TEST_SUITE_P(Modes, RaceTest,
+                         ::testing::Values(RaceParams{0, false, false}, RaceParams{256, false, false},
+                                           RaceParams{0, true, false}, RaceParams{256, true, false},
+                                           RaceParams{0, true, true}));
 
 }  // namespace
 }  // namespace tide::test

@@ -66,13 +66,15 @@ class TinyVm {
   static constexpr uint64_t kCodeAt = 0x100000;
 
   // Guest RAM comes from tide's allocator over a pool of `pool` bytes (default: memory).
-  explicit TinyVm(uint32_t vcpus = 1, uint64_t memory = 64ull << 20, uint64_t pool = 0, uint64_t hot_frames = 0) {
+  explicit TinyVm(uint32_t vcpus = 1, uint64_t memory = 64ull << 20, uint64_t pool = 0, uint64_t hot_frames = 0,
+                  bool async_scrub = false) {
     auto kvm = vmm::KvmSystem::open();
     EXPECT_TRUE(kvm) << kvm.error().message();
     kvm_ = std::make_unique<vmm::KvmSystem>(std::move(*kvm));
     gmm::MemoryManagerOptions mo;
     mo.pool_bytes = pool ? pool : memory;
     mo.hot_frames = hot_frames;
+    mo.async_scrub = async_scrub;
     mo.on_fault_error = [this](gmm::GuestMm&, const Error& e) {
       fault_errors_.fetch_add(1);
       if (vm_) vm_->request_stop(vmm::VmExit{vmm::VmExit::Kind::error, 1, e.message()});

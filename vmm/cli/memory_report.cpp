@@ -21,11 +21,11 @@ std::string guest_memory_line(const gmm::GuestMm& guest) {
 }
 
 std::string pool_line(const gmm::PoolStats& p) {
-  return log::strf("pool: total=%.1fMiB free=%.1fMiB cached=%.1fMiB hot=%.1fMiB used=%.1fMiB host_resident=%.1fMiB "
-                   "punch_calls=%llu",
-                   mib(p.total_frames), mib(p.free_frames), mib(p.cached_frames), mib(p.hot_frames), mib(p.used_frames),
-                   static_cast<double>(p.resident_bytes) / (1024.0 * 1024.0),
-                   static_cast<unsigned long long>(p.punch_calls));
+  return log::strf("pool: total=%.1fMiB free=%.1fMiB cached=%.1fMiB hot=%.1fMiB scrubbing=%.1fMiB used=%.1fMiB "
+                   "host_resident=%.1fMiB scrubbed=%llu punch_calls=%llu",
+                   mib(p.total_frames), mib(p.free_frames), mib(p.cached_frames), mib(p.hot_frames),
+                   mib(p.scrubbing_frames), mib(p.used_frames), static_cast<double>(p.resident_bytes) / (1024.0 * 1024.0),
+                   static_cast<unsigned long long>(p.scrubbed_frames), static_cast<unsigned long long>(p.punch_calls));
 }
 
 }  // namespace tide::vmm

@@ -184,6 +184,7 @@ int run_command(const std::vector<std::string>& argv) {
     gmm::MemoryManagerOptions mo;
     mo.pool_bytes = pool_bytes;
     mo.hot_frames = hot_bytes >> gmm::kPageShift;
+    mo.async_scrub = true;
     mo.on_fault_error = [&running](gmm::GuestMm& g, const Error& e) {
       // Runs on the fault server: stop the guest (its faulting thread cannot go on).
       if (Machine* m = running.load()) m->stop(VmExit{VmExit::Kind::error, 1, e.message()});

@@ -74,15 +74,18 @@ Status Machine::add_platform_devices() {
   if (config_.test_hooks) {
     if (!guest_mm_) return make_error(std::errc::invalid_argument, "--test-hooks needs tide's memory backend");
     gmm::GuestMm* guest = guest_mm_;
-    TIDE_TRY(vm.pio().insert(dev::TestHooks::kBase, dev::TestHooks::kLength,
-                             std::make_shared<dev::TestHooks>([guest](uint64_t gfn, uint32_t count) -> Result<uint64_t> {
-                               TIDE_TRY_ASSIGN(r, guest->release_range(gmm::Gfn(gfn), count, gmm::PageState::empty));
-                               if (r.outside) {
-                                 return make_error(std::errc::invalid_argument,
-                                                   log::strf("%llu of the pages are not RAM", static_cast<unsigned long long>(r.outside)));
-                               }
-                               return r.released;
-                             })));
+    gmm::MemoryManager* manager = manager_;
+    auto release = [guest, manager](uint64_t gfn, uint32_t count) -> Result<uint64_t> {
+      TIDE_TRY_ASSIGN(r, guest->release_range(gmm::Gfn(gfn), count, gmm::PageState::empty));
+      // Answer once the host memory is really back, so tests are exact.
+      TIDE_TRY(manager->scrubber().flush());
+      if (r.outside) {
+        return make_error(std::errc::invalid_argument,
+                          log::strf("%llu of the pages are not RAM", static_cast<unsigned long long>(r.outside)));
+      }
+      return r.released;
+    };
+    TIDE_TRY(vm.pio().insert(dev::TestHooks::kBase, dev::TestHooks::kLength, std::make_shared<dev::TestHooks>(release)));
   }
   return ok();
 }

@@ -510,6 +510,11 @@ Status check_host_view(MemoryManager& mm, FakeHostMemory& host, std::span<GuestM
       const P2mEntry e = p2m.load(i);
       const ull gfn = p2m.gfn_at(i).value();
       if (views[i].pte) {
+        // A frameless page may keep its PTE only if the guest promised to keep off it
+        // (ReleaseOptions::guest_keeps_off) and the frame still waits for the scrubber.
+        const bool keep_off_pending = !e.has_frame() && e.state() != PageState::empty && views[i].view &&
+                                      mm.frames().at(*views[i].view).has(kFrameScrub);
+        if (keep_off_pending) continue;
         if (!e.has_frame()) {
           return broken(log::strf("%s: GFN 0x%llx is %s but its window page still has a PTE (to pool page %lld)",
                                   g->name().c_str(), gfn, page_state_name(e.state()),
@@ -529,19 +534,22 @@ Status check_host_view(MemoryManager& mm, FakeHostMemory& host, std::span<GuestM
   }
   const FrameTable& frames = mm.frames();
   for (uint64_t m = 0; m < frames.size() && m < present.size(); ++m) {
-    if (present[m] && !frames.at(m).has(kFrameResident)) {
+    // Frames waiting for the scrubber still hold host memory until it punches them.
+    if (present[m] && !frames.at(m).has(kFrameResident) && !frames.at(m).has(kFrameScrub)) {
       return broken(log::strf("frame %llu holds host memory but is free or cached (flags 0x%x)", static_cast<ull>(m),
                               frames.at(m).flags));
     }
   }
   const PoolStats s = mm.stats();
-  if (s.free_frames + s.cached_frames + s.hot_frames + s.used_frames != s.total_frames) {
-    return broken(log::strf("pool stats: %llu free + %llu cached + %llu hot + %llu used != %llu", static_cast<ull>(s.free_frames),
-                            static_cast<ull>(s.cached_frames), static_cast<ull>(s.hot_frames), static_cast<ull>(s.used_frames),
-                            static_cast<ull>(s.total_frames)));
+  if (s.free_frames + s.cached_frames + s.hot_frames + s.scrubbing_frames + s.used_frames != s.total_frames) {
+    return broken(log::strf("pool stats: %llu free + %llu cached + %llu hot + %llu scrubbing + %llu used != %llu",
+                            static_cast<ull>(s.free_frames), static_cast<ull>(s.cached_frames),
+                            static_cast<ull>(s.hot_frames), static_cast<ull>(s.scrubbing_frames),
+                            static_cast<ull>(s.used_frames), static_cast<ull>(s.total_frames)));
   }
   if (s.used_frames != used) return broken("pool stats: used frames differ from the guests' resident counts");
-  if (s.resident_bytes < s.used_frames * kPageSize || s.resident_bytes > (s.used_frames + s.hot_frames) * kPageSize) {
+  if (s.resident_bytes < s.used_frames * kPageSize ||
+      s.resident_bytes > (s.used_frames + s.hot_frames + s.scrubbing_frames) * kPageSize) {
     return broken(log::strf("pool holds %llu bytes; used %llu and hot %llu frames", static_cast<ull>(s.resident_bytes),
                             static_cast<ull>(s.used_frames), static_cast<ull>(s.hot_frames)));
   }
