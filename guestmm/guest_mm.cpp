@@ -63,7 +63,8 @@ Status GuestMm::handle_fault(const host::WindowFault& fault) {
     // Another fault on this page was served first, or the kernel dropped the PTE of a
     // Present page: map the frame that is already there.
     counters_.refills.fetch_add(1, std::memory_order_relaxed);
-    return window_->fill_present(index << kPageShift, kPageSize);
+    TIDE_TRY(window_->fill_present(index << kPageShift, kPageSize));
+    return window_->wake(index << kPageShift, kPageSize);
   }
   if (e.state() == PageState::swapped || e.state() == PageState::foreign) {
     return make_error(std::errc::operation_not_supported,
@@ -142,7 +143,8 @@ Status GuestMm::fault_extent(uint64_t extent) {
   }
   counters_.fault_around.fetch_add(1, std::memory_order_relaxed);
   counters_.resident.fetch_add(kPagesPerExtent, std::memory_order_relaxed);
-  return ok();
+  // Only now, with the P2M published, may the faulting threads go on.
+  return window_->wake(off, kExtentSize);
 }
 
 Status GuestMm::fault_page(uint64_t index) {
@@ -193,7 +195,7 @@ Status GuestMm::fault_page(uint64_t index) {
   own(index, *mfn);
   p2m_.store(index, P2mEntry::present(*mfn));
   counters_.resident.fetch_add(1, std::memory_order_relaxed);
-  return ok();
+  return window_->wake(off, kPageSize);
 }
 
 void GuestMm::remember_window(uint64_t first, uint64_t count, std::optional<Mfn> first_frame) {

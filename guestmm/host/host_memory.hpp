@@ -6,8 +6,8 @@
 //               (they read back as zeroes); it is the only way a frame is scrubbed.
 // WindowBacking one guest's RAM window: a reserved range whose pages are views of pool
 //               frames, registered with one userfaultfd. A page with no host PTE faults to
-//               the fault server; fills (zero, present, copy) install pages and wake the
-//               faulting threads.
+//               the fault server; fills (zero, present, copy) install pages without waking
+//               anyone, so the caller can publish the new state first and then wake().
 #pragma once
 
 #include <cstddef>
@@ -64,12 +64,12 @@ class WindowBacking {
   // Makes [win_off, win_off+len) a view of pool bytes [pool_off, pool_off+len), still
   // watched by the userfaultfd (missing and minor faults).
   [[nodiscard]] virtual Status map_frames(uint64_t win_off, uint64_t pool_off, uint64_t len) = 0;
-  // Fills a range whose pool pages are absent with zeroed pages (the pool gains them) and
-  // wakes threads faulting on it. Pages that are already there are skipped.
+  // Fills a range whose pool pages are absent with zeroed pages (the pool gains them).
+  // Pages that are already there are skipped. Wakes nobody.
   [[nodiscard]] virtual Status fill_zero(uint64_t win_off, uint64_t len) = 0;
-  // Maps pool pages that already hold data (hot frames) and wakes the faulting threads.
+  // Maps pool pages that already hold data (hot frames). Wakes nobody.
   [[nodiscard]] virtual Status fill_present(uint64_t win_off, uint64_t len) = 0;
-  // Fills one absent page with `data` (4 KiB) and wakes (swap-in).
+  // Fills one absent page with `data` (4 KiB) (swap-in). Wakes nobody.
   [[nodiscard]] virtual Status fill_copy(uint64_t win_off, std::span<const std::byte> data) = 0;
   [[nodiscard]] virtual Status wake(uint64_t win_off, uint64_t len) = 0;
   // Drops the window's PTEs over the ranges (the pool keeps the data); the next access

@@ -195,9 +195,9 @@ class LinuxWindow final : public WindowBacking {
     c.dst = addr(win_off);
     c.src = reinterpret_cast<uint64_t>(data.data());
     c.len = data.size();
-    if (::ioctl(uffd_.get(), UFFDIO_COPY, &c) == 0) return ok();
-    if (errno != EEXIST) return errno_error("UFFDIO_COPY");
-    return wake(win_off, data.size());
+    c.mode = UFFDIO_COPY_MODE_DONTWAKE;
+    if (::ioctl(uffd_.get(), UFFDIO_COPY, &c) == 0 || errno == EEXIST) return ok();
+    return errno_error("UFFDIO_COPY");
   }
 
   Status wake(uint64_t win_off, uint64_t len) override {
@@ -281,34 +281,34 @@ class LinuxWindow final : public WindowBacking {
     return ok();
   }
 
-  // UFFDIO_ZEROPAGE / UFFDIO_CONTINUE over a range, stepping over pages that are already
-  // there (EEXIST) so the rest is still filled, then waking everything.
+  // UFFDIO_ZEROPAGE / UFFDIO_CONTINUE over a range without waking, stepping over pages
+  // that are already there (EEXIST) so the rest is still filled.
   Status fill(unsigned long op, uint64_t win_off, uint64_t len) {
     TIDE_TRY(check(win_off, len));
     uint64_t done = 0;
-    bool stepped = false;
     while (done < len) {
       int64_t progress = 0;
       int rc = 0;
       if (op == UFFDIO_ZEROPAGE) {
         uffdio_zeropage z{};
         z.range = uffdio_range{addr(win_off + done), len - done};
+        z.mode = UFFDIO_ZEROPAGE_MODE_DONTWAKE;
         rc = ::ioctl(uffd_.get(), op, &z);
         progress = z.zeropage;
       } else {
         uffdio_continue c{};
         c.range = uffdio_range{addr(win_off + done), len - done};
+        c.mode = UFFDIO_CONTINUE_MODE_DONTWAKE;
         rc = ::ioctl(uffd_.get(), op, &c);
         progress = c.mapped;
       }
-      if (rc == 0) return stepped ? wake(win_off, len) : ok();
+      if (rc == 0) return ok();
       int e = errno;
       if (e == EAGAIN) continue;  // the mapping changed under us: retry the rest
       if (e != EEXIST) return errno_error(op == UFFDIO_ZEROPAGE ? "UFFDIO_ZEROPAGE" : "UFFDIO_CONTINUE");
       done += (progress > 0 ? static_cast<uint64_t>(progress) : 0) + kPage;
-      stepped = true;
     }
-    return wake(win_off, len);
+    return ok();
   }
 
   LinuxPool& pool_;
