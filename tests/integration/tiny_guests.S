@@ -168,4 +168,13 @@ tiny_race_start:
         jmp 1b
 tiny_race_end:
 
+/* Counter: increments the qword at 0x3000 forever (with pause in the loop). */
+        .globl tiny_count_start, tiny_count_end
+tiny_count_start:
+        mov $0x3000, %eax
+1:      incq (%rax)
+        pause
+        jmp 1b
+tiny_count_end:
+
         .section .note.GNU-stack,"",@progbits

@@ -26,6 +26,7 @@ extern "C" const unsigned char tiny_smp_start[], tiny_smp_end[];
 extern "C" const unsigned char tiny_loop_start[], tiny_loop_end[];
 extern "C" const unsigned char tiny_touch_start[], tiny_touch_end[];
 extern "C" const unsigned char tiny_race_start[], tiny_race_end[];
+extern "C" const unsigned char tiny_count_start[], tiny_count_end[];
 
 namespace tide::test {
 

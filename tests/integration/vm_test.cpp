@@ -155,6 +155,28 @@ TEST(VmIntegration, GuestRunsNatively) {
   EXPECT_LT((*stats)["insn_emulation"], 10'000u) << "the guest ran emulated";
 }
 
+TEST(VmIntegration, PauseHoldsEveryVcpuAndResumeLetsThemRun) {
+  TIDE_REQUIRE_KVM();
+  TinyVm t(2);
+  t.load(tiny_count_start, tiny_count_end);
+  auto mem = t.vm().memory();
+  ASSERT_TRUE(t.vm().start());
+  auto count = [&] { return *mem.read_obj<uint64_t>(gmm::Gpa(0x3000)); };
+  while (count() < 1000) std::this_thread::yield();
+  t.vm().pause();
+  EXPECT_TRUE(t.vm().paused());
+  const uint64_t frozen = count();
+  for (int i = 0; i < 50; ++i) std::this_thread::yield();
+  EXPECT_EQ(count(), frozen);  // no vCPU runs guest code while paused
+  t.vm().pause();              // idempotent
+  EXPECT_EQ(count(), frozen);
+  t.vm().resume();
+  while (count() == frozen) std::this_thread::yield();  // running again
+  t.vm().pause();
+  t.vm().request_stop(vmm::VmExit{vmm::VmExit::Kind::stopped, 0, "test"});  // stop while paused
+  EXPECT_EQ(t.vm().wait().kind, vmm::VmExit::Kind::stopped);
+}
+
 TEST(VmIntegration, DestroyingARunningVmJoinsItsThreads) {
   TIDE_REQUIRE_KVM();
   auto t = std::make_unique<TinyVm>(2);

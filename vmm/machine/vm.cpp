@@ -65,6 +65,30 @@ Status Vm::start() {
   return ok();
 }
 
+void Vm::pause() {
+  {
+    std::lock_guard lock(pause_mutex_);
+    pause_requested_.store(true);  // a second caller simply waits like the first
+  }
+  for (VcpuSlot& s : vcpus_) {
+    s.fd->run_area()->immediate_exit = 1;
+    if (s.thread.joinable()) kick_thread(s.thread.native_handle());
+  }
+  waker_->wake();  // a vCPU in the wait port comes back out and parks
+  std::unique_lock lock(pause_mutex_);
+  pause_cv_.wait(lock, [this] {
+    return stopping() || parked_ >= running_vcpus_.load();
+  });
+}
+
+void Vm::resume() {
+  {
+    std::lock_guard lock(pause_mutex_);
+    pause_requested_.store(false);
+  }
+  pause_cv_.notify_all();
+}
+
 void Vm::request_stop(VmExit exit) {
   {
     std::lock_guard lock(exit_mutex_);
@@ -80,6 +104,10 @@ void Vm::request_stop(VmExit exit) {
   }
   if (waker_) waker_->stop();
   exit_cv_.notify_all();
+  {
+    std::lock_guard lock(pause_mutex_);  // release parked vCPUs and pause() callers
+  }
+  pause_cv_.notify_all();
 }
 
 VmExit Vm::wait() {
@@ -120,6 +148,15 @@ void Vm::vcpu_loop(uint32_t index) {
   tls_vcpu_index = static_cast<int>(index);
   VcpuSlot& slot = vcpus_[index];
   while (!stopping()) {
+    if (pause_requested_.load(std::memory_order_acquire)) {
+      std::unique_lock lock(pause_mutex_);
+      ++parked_;
+      pause_cv_.notify_all();
+      pause_cv_.wait(lock, [this] { return !pause_requested_.load() || stopping(); });
+      --parked_;
+      if (!stopping()) slot.fd->run_area()->immediate_exit = 0;
+      continue;
+    }
     auto ran = slot.fd->run();
     if (!ran) {
       request_stop(VmExit{VmExit::Kind::error, 1, ran.error().message()});
@@ -172,7 +209,11 @@ void Vm::vcpu_loop(uint32_t index) {
         break;
     }
   }
-  running_vcpus_.fetch_sub(1);
+  {
+    std::lock_guard lock(pause_mutex_);
+    running_vcpus_.fetch_sub(1);
+  }
+  pause_cv_.notify_all();
 }
 
 Status Vm::handle_io(VcpuSlot& slot) {

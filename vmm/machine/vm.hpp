@@ -78,6 +78,12 @@ class Vm {
   [[nodiscard]] Status start();
   // Ends the VM with `exit` unless it already ended. Thread: any, including vCPU threads.
   void request_stop(VmExit exit);
+  // Holds every vCPU outside KVM_RUN; returns once all of them are parked (or the VM is
+  // stopping). Idempotent. Thread: any but a vCPU thread.
+  void pause();
+  // Lets paused vCPUs run again. Thread: any.
+  void resume();
+  [[nodiscard]] bool paused() const { return pause_requested_.load(std::memory_order_acquire); }
   // Blocks until the VM ended and every vCPU thread is joined.
   VmExit wait();
   [[nodiscard]] bool stopping() const { return stopping_.load(std::memory_order_acquire); }
@@ -120,6 +126,10 @@ class Vm {
   bool exited_ = false;
   VmExit exit_;
   std::atomic<uint32_t> running_vcpus_{0};
+  std::atomic<bool> pause_requested_{false};
+  std::mutex pause_mutex_;
+  std::condition_variable pause_cv_;
+  uint32_t parked_ = 0;
   std::mutex unhandled_mutex_;
   std::map<uint64_t, uint64_t> unhandled_;  // address -> count (logged on first)
 };
