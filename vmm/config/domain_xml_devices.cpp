@@ -49,7 +49,8 @@ void DomainParser::parse_memballoon(const xmlNode* node) {
   } else if (*model == "none") {
     b.enabled = false;
   } else {
-    fail(node, path + "@model", "'" + *model + "': tide's balloon is virtio (or none); remove it or use model='virtio'");
+    fail(node, path + "@model",
+         "'" + *model + "': tide's balloon is virtio (or none); remove it or use model='virtio'");
   }
   if (auto v = xml_attribute(node, "autodeflate")) {
     if (auto on = on_off(node, path + "@autodeflate", *v)) b.autodeflate = *on;

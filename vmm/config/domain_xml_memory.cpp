@@ -12,8 +12,6 @@
 namespace tide::vmm {
 namespace {
 
-constexpr uint64_t kGuestPage = 4 * kKiB;
-
 // Which of tide's NUMA nodes (it has one: node 0) a libvirt node set names.
 struct NodeSetSummary {
   bool node0 = false;
@@ -58,13 +56,14 @@ std::optional<NodeSetSummary> summarize_nodeset(const std::string& text) {
     if (r.first == 0 && excluded.count(0) == 0) s.node0 = true;
     const uint64_t lo = r.first == 0 ? 1 : r.first;
     if (lo > r.last) continue;
-    const uint64_t excluded_here = static_cast<uint64_t>(std::distance(excluded.lower_bound(lo), excluded.upper_bound(r.last)));
+    const auto excluded_here =
+        static_cast<uint64_t>(std::distance(excluded.lower_bound(lo), excluded.upper_bound(r.last)));
     if (r.last - lo + 1 > excluded_here) s.others = true;
   }
   return s;
 }
 
-bool x86_page_size(uint64_t bytes) { return bytes == kGuestPage || bytes == (2u << 20) || bytes == (1u << 30); }
+bool x86_page_size(uint64_t bytes) { return bytes == kGuestPageBytes || bytes == (2u << 20) || bytes == (1u << 30); }
 
 }  // namespace
 
@@ -72,7 +71,8 @@ void DomainParser::parse_memory(const xmlNode* node) {
   memory_node_ = node;
   check_attributes(node, "memory", {"unit", "dumpCore"}, Severity::error);
   if (auto dump = xml_attribute(node, "dumpCore")) {
-    fail(node, "memory@dumpCore", "'" + *dump + "': tide does not choose whether guest memory is in its core dumps; remove it");
+    fail(node, "memory@dumpCore",
+         "'" + *dump + "': tide does not choose whether guest memory is in its core dumps; remove it");
   }
   if (auto bytes = page_rounded_size(node, "memory")) {
     config_.memory_bytes = *bytes;
@@ -128,7 +128,7 @@ void DomainParser::parse_memtune(const xmlNode* node) {
     }
     // Below the sentinel the rounding cannot overflow; it may reach the sentinel, which
     // libvirt would read back as unlimited, so tide does too.
-    auto rounded = round_up_to(*bytes, kGuestPage);
+    auto rounded = round_up_to(*bytes, kGuestPageBytes);
     if (rounded) *field = *rounded / kKiB >= kLibvirtUnlimitedKiB ? kUnlimited : *rounded;
   }
 }
@@ -261,10 +261,12 @@ void DomainParser::check_memory() {
   const MemoryBackingConfig& b = config_.backing;
   if (!b.hugepages) return;
   if (b.source_type == "anonymous") {
-    fail(hugepages_node_, "memoryBacking/hugepages", "hugepages cannot come from an anonymous memory source (source type='anonymous')");
+    fail(hugepages_node_, "memoryBacking/hugepages",
+         "hugepages cannot come from an anonymous memory source (source type='anonymous')");
   }
   if (b.allocation_mode == "ondemand") {
-    fail(hugepages_node_, "memoryBacking/hugepages", "hugepages cannot be allocated on demand (allocation mode='ondemand')");
+    fail(hugepages_node_, "memoryBacking/hugepages",
+         "hugepages cannot be allocated on demand (allocation mode='ondemand')");
   }
   // Every <page> applies to node 0 (the parser rejected the others): only one may.
   if (b.hugepage_sizes.size() > 1) {

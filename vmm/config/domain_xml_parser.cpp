@@ -104,7 +104,7 @@ std::optional<uint64_t> DomainParser::scaled_size(const xmlNode* node, const std
 std::optional<uint64_t> DomainParser::page_rounded_size(const xmlNode* node, const std::string& path) {
   auto bytes = scaled_size(node, path, xml_text(node), xml_attribute(node, "unit").value_or(""));
   if (!bytes) return std::nullopt;
-  auto rounded = round_up_to(*bytes, 4 * kKiB);
+  auto rounded = round_up_to(*bytes, kGuestPageBytes);
   if (!rounded) {
     fail(node, path, rounded.error().context);
     return std::nullopt;
@@ -120,7 +120,8 @@ std::optional<uint64_t> DomainParser::count(const xmlNode* node, const std::stri
     return std::nullopt;
   }
   if (*n < min || *n > max) {
-    fail(node, path, std::to_string(*n) + " is out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")");
+    fail(node, path,
+         std::to_string(*n) + " is out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")");
     return std::nullopt;
   }
   return *n;
@@ -224,8 +225,8 @@ void DomainParser::parse_vcpu(const xmlNode* node) {
 void DomainParser::parse_os(const xmlNode* node) {
   check_attributes(node, "os", {"firmware"}, Severity::warning);
   if (auto firmware = xml_attribute(node, "firmware")) {
-    warn(node, "os@firmware", "'" + *firmware +
-                                  "': tide has no firmware: it boots os/kernel, or tideguest when there is none; ignored");
+    warn(node, "os@firmware",
+         "'" + *firmware + "': tide has no firmware: it boots os/kernel, or tideguest when there is none; ignored");
   }
   bool type_seen = false;
   for (const xmlNode* child : XmlChildren(node)) {

@@ -119,7 +119,9 @@ class SchemaCache {
     xmlRelaxNGFreeValidCtxt(valid);
     place_nodeless(violations);
     if (rc == 0) return ok();
-    if (violations.entries.empty()) violations.entries.push_back({xml_line(doc.root()), nullptr, "the document does not match the schema"});
+    if (violations.entries.empty()) {
+      violations.entries.push_back({xml_line(doc.root()), nullptr, "the document does not match the schema"});
+    }
     return make_error(std::errc::invalid_argument, joined(violations));
   }
 
@@ -141,7 +143,8 @@ class SchemaCache {
     xmlRelaxNGFreeParserCtxt(parser);
     if (schema == nullptr) {
       return make_error(std::errc::invalid_argument,
-                        "the schema " + path + " does not compile" + (problems.entries.empty() ? "" : ":\n" + joined(problems)));
+                        "the schema " + path + " does not compile" +
+                            (problems.entries.empty() ? "" : ":\n" + joined(problems)));
     }
     schemas_.emplace(path, schema);
     return schema;

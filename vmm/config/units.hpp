@@ -14,6 +14,8 @@
 namespace tide::vmm {
 
 inline constexpr uint64_t kKiB = 1024;
+// The guest page: domain XML memory sizes are rounded up to a multiple of it.
+inline constexpr uint64_t kGuestPageBytes = 4 * kKiB;
 
 // libvirt's VIR_DOMAIN_MEMORY_PARAM_UNLIMITED (2^53 - 1), in KiB: a <memtune> limit at or
 // above it means "no limit"; libvirt writes it for an unlimited value.
