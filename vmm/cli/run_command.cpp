@@ -14,6 +14,7 @@
 #include "guestmm/host/linux_host_memory.hpp"
 #include "vmm/cli/args.hpp"
 #include "vmm/cli/memory_report.hpp"
+#include "vmm/cli/paths.hpp"
 #include "vmm/cli/periodic_reports.hpp"
 #include "vmm/cli/size.hpp"
 #include "vmm/cli/terminal.hpp"
@@ -64,16 +65,6 @@ int fail(const std::string& message) {
   return 1;
 }
 
-std::string default_tideguest() {
-  if (const char* env = std::getenv("TIDE_TIDEGUEST")) return env;
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    auto p = exe.parent_path() / "images" / "tideguest" / "tideguest.elf";
-    if (std::filesystem::exists(p, ec)) return p.string();
-  }
-  return {};
-}
 
 void print_vcpu_stats(Vm& vm) {
   static const char* const kKeys[] = {"exits", "insn_emulation", "io_exits", "mmio_exits", "pf_fixed",

@@ -29,6 +29,13 @@ void install_kick_handler() {
 
 void kick_thread(pthread_t thread) { pthread_kill(thread, kick_signal()); }
 
+void unblock_kick_signal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, kick_signal());
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 void block_kick_signal() {
   sigset_t set;
   sigemptyset(&set);

@@ -17,5 +17,7 @@ void install_kick_handler();
 void kick_thread(pthread_t thread);
 // Blocks the kick signal in the calling thread (service threads that must not see it).
 void block_kick_signal();
+// Unblocks it (vCPU threads, whatever thread created them: masks are inherited).
+void unblock_kick_signal();
 
 }  // namespace tide::vmm

@@ -145,6 +145,9 @@ void Vm::wait_port_sleep(uint32_t timeout_us) {
 
 void Vm::vcpu_loop(uint32_t index) {
   set_current_thread_name("vcpu" + std::to_string(index));
+  // The creating thread may block the kick signal (tide host boots guests from its control
+  // thread); a vCPU that cannot be kicked out of KVM_RUN could never pause or stop.
+  unblock_kick_signal();
   tls_vcpu_index = static_cast<int>(index);
   VcpuSlot& slot = vcpus_[index];
   while (!stopping()) {

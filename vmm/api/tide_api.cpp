@@ -1,0 +1,167 @@
+#include "vmm/api/tide_api.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "guestmm/base/log.hpp"
+#include "vmm/api/guest_json.hpp"
+#include "vmm/config/domain_xml.hpp"
+#include "vmm/kvm/host_kind.hpp"
+
+namespace tide::vmm::api {
+namespace json = boost::json;
+namespace {
+
+HttpResponse json_ok(const json::value& v, unsigned status = 200) {
+  return HttpResponse{status, "application/json", json::serialize(v)};
+}
+
+HttpResponse error_response(const Error& e) { return json_error(http_status_for(e), e.message()); }
+
+// Splits "/api/v1/guests/g1/boot?x=1" into {"guests","g1","boot"} and the query.
+std::vector<std::string> path_parts(const std::string& target, std::string* query) {
+  std::string path = target;
+  if (auto q = path.find('?'); q != std::string::npos) {
+    *query = path.substr(q + 1);
+    path.resize(q);
+  }
+  const std::string prefix = "/api/v1/";
+  std::vector<std::string> parts;
+  if (path.compare(0, prefix.size(), prefix) != 0) return parts;
+  size_t at = prefix.size();
+  while (at <= path.size()) {
+    size_t end = path.find('/', at);
+    if (end == std::string::npos) end = path.size();
+    if (end > at) parts.push_back(path.substr(at, end - at));
+    at = end + 1;
+  }
+  return parts;
+}
+
+uint64_t query_u64(const std::string& query, const std::string& key) {
+  size_t at = query.find(key + "=");
+  if (at == std::string::npos) return 0;
+  return std::strtoull(query.c_str() + at + key.size() + 1, nullptr, 10);
+}
+
+bool looks_like_xml(const HttpRequest& r) {
+  if (r.header("content-type").find("xml") != std::string::npos) return true;
+  for (char c : r.body) {
+    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+    return c == '<';
+  }
+  return false;
+}
+
+HttpResponse guest_answer(GuestManager& g, const std::string& name, Status st, unsigned ok_status = 200) {
+  if (!st) return error_response(st.error());
+  auto info = g.info(name);
+  if (!info) return error_response(info.error());
+  return json_ok(guest_info_json(*info), ok_status);
+}
+
+HttpResponse serve(const TideApiContext& ctx, const HttpRequest& r, bool* shutdown) {
+  GuestManager& g = *ctx.guests;
+  std::string query;
+  const auto p = path_parts(r.target, &query);
+  const std::string& m = r.method;
+  auto not_allowed = [&] { return json_error(405, "method " + m + " is not allowed on " + r.target); };
+  if (p.empty()) return json_error(404, "no such route: " + r.target);
+
+  if (p[0] == "ping" && p.size() == 1) {
+    if (m != "GET") return not_allowed();
+    return json_ok(json::object{{"version", TIDE_VERSION},
+                                {"kvm_host", g.host_kind() == HostKind::pvm ? "pvm" : "hardware"},
+                                {"pid", ::getpid()}});
+  }
+  if (p[0] == "pool" && p.size() == 1) {
+    if (m != "GET") return not_allowed();
+    return json_ok(pool_json(g.pool_stats()));
+  }
+  if (p[0] == "audit" && p.size() == 1) {
+    if (m != "GET") return not_allowed();
+    if (auto st = g.audit(); !st) return json_error(500, st.error().message());
+    return json_ok(json::object{{"clean", true}});
+  }
+  if (p[0] == "host" && p.size() == 2 && p[1] == "shutdown") {
+    if (m != "PUT" && m != "POST") return not_allowed();
+    *shutdown = true;
+    return HttpResponse{204, "application/json", ""};
+  }
+  if (p[0] != "guests") return json_error(404, "no such route: " + r.target);
+
+  if (p.size() == 1) {
+    if (m == "GET") {
+      json::array a;
+      for (const GuestInfo& i : g.list()) a.push_back(guest_info_json(i));
+      return json_ok(json::object{{"guests", std::move(a)}});
+    }
+    if (m != "POST" && m != "PUT") return not_allowed();
+    auto config = looks_like_xml(r) ? parse_domain_xml(r.body) : guest_config_from_json(r.body);
+    if (!config) return json_error(400, config.error().message());
+    auto info = g.define(std::move(*config));
+    if (!info) return error_response(info.error());
+    return json_ok(guest_info_json(*info), 201);
+  }
+  const std::string& name = p[1];
+  if (p.size() == 2) {
+    if (m == "GET") {
+      auto info = g.info(name);
+      if (!info) return error_response(info.error());
+      return json_ok(guest_info_json(*info));
+    }
+    if (m == "DELETE") {
+      if (auto st = g.remove(name); !st) return error_response(st.error());
+      return HttpResponse{204, "application/json", ""};
+    }
+    return not_allowed();
+  }
+  if (p.size() != 3) return json_error(404, "no such route: " + r.target);
+  const std::string& verb = p[2];
+  if (verb == "console") {
+    if (m != "GET") return not_allowed();
+    uint64_t next = 0;
+    auto text = g.console(name, query_u64(query, "from"), &next);
+    if (!text) return error_response(text.error());
+    return json_ok(json::object{{"text", *text}, {"next", next}});
+  }
+  if (m != "PUT" && m != "POST") return not_allowed();
+  if (verb == "boot") return guest_answer(g, name, g.boot(name));
+  if (verb == "pause") return guest_answer(g, name, g.pause(name));
+  if (verb == "resume") return guest_answer(g, name, g.resume(name));
+  if (verb == "reboot") return guest_answer(g, name, g.reboot(name));
+  if (verb == "shutdown") {
+    std::string mode = "force";
+    if (!r.body.empty()) {
+      boost::system::error_code ec;
+      json::value v = json::parse(r.body, ec);
+      if (ec || !v.is_object()) return json_error(400, "the body must be {\"mode\": \"force\"|\"reset\"}");
+      for (const auto& kv : v.as_object()) {
+        if (kv.key() != "mode" || !kv.value().is_string()) return json_error(400, "the body must be {\"mode\": \"force\"|\"reset\"}");
+        mode = std::string(kv.value().as_string());
+      }
+    }
+    if (mode == "force") return guest_answer(g, name, g.stop(name));
+    if (mode == "reset") return guest_answer(g, name, g.reboot(name));
+    return json_error(400, "shutdown mode '" + mode + "' is not force or reset");
+  }
+  return json_error(404, "no such route: " + r.target);
+}
+
+}  // namespace
+
+HttpHandler make_tide_api(TideApiContext context) {
+  return [ctx = std::move(context)](HttpRequest request, Responder respond) {
+    boost::asio::post(ctx.control->context(), [ctx, request = std::move(request), respond = std::move(respond)] {
+      bool shutdown = false;
+      HttpResponse response = serve(ctx, request, &shutdown);
+      respond(std::move(response));
+      if (shutdown && ctx.shutdown) ctx.shutdown();
+    });
+  };
+}
+
+}  // namespace tide::vmm::api

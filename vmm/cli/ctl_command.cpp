@@ -1,0 +1,290 @@
+#include "vmm/cli/ctl_command.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <optional>
+#include <sstream>
+
+#include "guestmm/base/log.hpp"
+#include "vmm/api/http.hpp"
+#include "vmm/cli/size.hpp"
+
+namespace tide::vmm {
+namespace json = boost::json;
+
+const char* const kCtlHelp =
+    "usage: tide ctl [--api-socket PATH] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Talks to `tide host` over its Unix socket (default: $TIDE_API_SOCKET).\n"
+    "\n"
+    "commands:\n"
+    "  ping                     the daemon's version and kind of KVM host\n"
+    "  list                     every guest: name, state, vCPUs, memory, resident memory\n"
+    "  info NAME                one guest in detail\n"
+    "  define FILE              define a guest from libvirt domain XML or tide JSON ('-': stdin)\n"
+    "  create FILE              define and boot\n"
+    "  boot NAME | pause NAME | resume NAME | reboot NAME\n"
+    "  shutdown NAME [--reset]  stop it now (--reset: stop and boot it again)\n"
+    "  delete NAME              stop it if needed and forget it\n"
+    "  console NAME             what the guest wrote to its console so far\n"
+    "  pool                     the frame pool's figures\n"
+    "  audit                    run the memory manager's audit\n"
+    "  host-shutdown            stop every guest and the daemon\n"
+    "\n"
+    "options:\n"
+    "  --api-socket PATH  the daemon's socket\n"
+    "  --json             print the API's JSON instead of text\n";
+
+namespace {
+
+struct Ctl {
+  std::string socket;
+  bool json = false;
+};
+
+int fail(const std::string& m) {
+  std::fprintf(stderr, "tide ctl: error: %s\n", m.c_str());
+  return 1;
+}
+
+std::string mib(uint64_t bytes) { return format_size(bytes); }
+
+// One API call. On success returns the parsed body (null for 204); on failure prints one
+// line and returns nullopt.
+std::optional<json::value> call(const Ctl& c, const std::string& method, const std::string& target,
+                                const std::string& body = {}, const std::string& type = "application/json") {
+  auto r = api::http_request(c.socket, method, target, body, type);
+  if (!r) {
+    fail(r.error().message());
+    return std::nullopt;
+  }
+  json::value v;
+  if (!r->body.empty()) {
+    boost::system::error_code ec;
+    v = json::parse(r->body, ec);
+    if (ec) {
+      fail("the daemon sent something that is not JSON (HTTP " + std::to_string(r->status) + ")");
+      return std::nullopt;
+    }
+  }
+  if (r->status >= 300) {
+    std::string msg = "HTTP " + std::to_string(r->status);
+    if (v.is_object() && v.as_object().contains("error") && v.as_object().at("error").is_string()) {
+      msg = std::string(v.as_object().at("error").as_string());
+    }
+    fail(msg);
+    return std::nullopt;
+  }
+  return v;
+}
+
+uint64_t u64(const json::object& o, const char* k) {
+  auto it = o.find(k);
+  if (it == o.end()) return 0;
+  if (it->value().is_uint64()) return it->value().as_uint64();
+  if (it->value().is_int64()) return static_cast<uint64_t>(it->value().as_int64());
+  return 0;
+}
+std::string str(const json::object& o, const char* k) {
+  auto it = o.find(k);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+}
+
+void print_info(const json::object& g) {
+  std::printf("name:      %s\n", str(g, "name").c_str());
+  std::printf("state:     %s\n", str(g, "state").c_str());
+  std::printf("vcpus:     %llu\n", static_cast<unsigned long long>(u64(g, "vcpus")));
+  std::printf("memory:    %s\n", mib(u64(g, "memory_bytes")).c_str());
+  std::printf("kernel:    %s\n", str(g, "kernel").c_str());
+  std::printf("cmdline:   %s\n", str(g, "cmdline").c_str());
+  std::printf("boots:     %llu\n", static_cast<unsigned long long>(u64(g, "boots")));
+  if (auto it = g.find("memory"); it != g.end() && it->value().is_object()) {
+    const json::object& m = it->value().as_object();
+    std::printf("resident:  %s (faults %llu, fault-around %llu, released %llu frames)\n",
+                mib(u64(m, "resident_bytes")).c_str(), static_cast<unsigned long long>(u64(m, "faults")),
+                static_cast<unsigned long long>(u64(m, "fault_around")),
+                static_cast<unsigned long long>(u64(m, "frames_released")));
+  }
+  if (auto it = g.find("last_exit"); it != g.end() && it->value().is_object()) {
+    const json::object& e = it->value().as_object();
+    std::printf("last exit: %s, status %lld (%s)\n", str(e, "kind").c_str(),
+                static_cast<long long>(e.at("status").is_int64() ? e.at("status").as_int64() : 0), str(e, "message").c_str());
+  }
+  if (auto it = g.find("console"); it != g.end() && it->value().is_object()) {
+    const json::object& c = it->value().as_object();
+    std::printf("console:   %s%s%s (%llu bytes)\n", str(c, "kind").c_str(), str(c, "path").empty() ? "" : " ",
+                str(c, "path").c_str(), static_cast<unsigned long long>(u64(c, "bytes")));
+  }
+  if (auto it = g.find("warnings"); it != g.end() && it->value().is_array()) {
+    for (const auto& w : it->value().as_array()) {
+      if (w.is_string()) std::printf("warning:   %s\n", std::string(w.as_string()).c_str());
+    }
+  }
+}
+
+int print(const Ctl& c, const json::value& v, void (*human)(const json::value&)) {
+  if (c.json) std::printf("%s\n", json::serialize(v).c_str());
+  else human(v);
+  return 0;
+}
+
+Result<std::string> read_all(const std::string& path) {
+  std::ostringstream s;
+  if (path == "-") {
+    s << std::cin.rdbuf();
+  } else {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) return errno_error("read " + path);
+    s << f.rdbuf();
+  }
+  return s.str();
+}
+
+}  // namespace
+
+int ctl_command(const std::vector<std::string>& argv) {
+  Ctl c;
+  if (const char* env = std::getenv("TIDE_API_SOCKET")) c.socket = env;
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (rest.empty() && a == "--api-socket") {
+      if (i + 1 >= argv.size()) return fail("option --api-socket needs a value");
+      c.socket = argv[++i];
+    } else if (rest.empty() && a.rfind("--api-socket=", 0) == 0) {
+      c.socket = a.substr(13);
+    } else if (rest.empty() && a == "--json") {
+      c.json = true;
+    } else if (rest.empty() && (a == "--help" || a == "-h")) {
+      std::fputs(kCtlHelp, stdout);
+      return 0;
+    } else if (rest.empty() && a.rfind("--", 0) == 0) {
+      return fail("unknown option " + a + " (see tide ctl --help)");
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (rest.empty()) return fail("no command (see tide ctl --help)");
+  if (c.socket.empty()) return fail("no daemon socket: give --api-socket PATH or set $TIDE_API_SOCKET");
+  const std::string verb = rest[0];
+  std::vector<std::string> args(rest.begin() + 1, rest.end());
+  auto need = [&](size_t n, const char* usage) -> bool {
+    if (args.size() == n) return true;
+    fail(std::string("usage: tide ctl ") + usage);
+    return false;
+  };
+  const std::string base = "/api/v1/";
+
+  if (verb == "ping") {
+    if (!need(0, "ping")) return 1;
+    auto v = call(c, "GET", base + "ping");
+    if (!v) return 1;
+    return print(c, *v, [](const json::value& x) {
+      const auto& o = x.as_object();
+      std::printf("tide %s on a %s KVM host (pid %llu)\n", str(o, "version").c_str(), str(o, "kvm_host").c_str(),
+                  static_cast<unsigned long long>(u64(o, "pid")));
+    });
+  }
+  if (verb == "list") {
+    if (!need(0, "list")) return 1;
+    auto v = call(c, "GET", base + "guests");
+    if (!v) return 1;
+    return print(c, *v, [](const json::value& x) {
+      std::printf("%-20s %-9s %5s %10s %10s %6s\n", "NAME", "STATE", "VCPUS", "MEMORY", "RESIDENT", "BOOTS");
+      for (const auto& g : x.as_object().at("guests").as_array()) {
+        const auto& o = g.as_object();
+        uint64_t resident = 0;
+        if (auto it = o.find("memory"); it != o.end() && it->value().is_object()) resident = u64(it->value().as_object(), "resident_bytes");
+        std::printf("%-20s %-9s %5llu %10s %10s %6llu\n", str(o, "name").c_str(), str(o, "state").c_str(),
+                    static_cast<unsigned long long>(u64(o, "vcpus")), mib(u64(o, "memory_bytes")).c_str(),
+                    mib(resident).c_str(), static_cast<unsigned long long>(u64(o, "boots")));
+      }
+    });
+  }
+  if (verb == "info") {
+    if (!need(1, "info NAME")) return 1;
+    auto v = call(c, "GET", base + "guests/" + args[0]);
+    if (!v) return 1;
+    return print(c, *v, [](const json::value& x) { print_info(x.as_object()); });
+  }
+  if (verb == "define" || verb == "create") {
+    if (!need(1, (verb + " FILE").c_str())) return 1;
+    auto text = read_all(args[0]);
+    if (!text) return fail(text.error().message());
+    bool xml = text->find_first_not_of(" \t\r\n") != std::string::npos && (*text)[text->find_first_not_of(" \t\r\n")] == '<';
+    auto v = call(c, "POST", base + "guests", *text, xml ? "application/xml" : "application/json");
+    if (!v) return 1;
+    if (verb == "create") {
+      v = call(c, "PUT", base + "guests/" + str(v->as_object(), "name") + "/boot");
+      if (!v) return 1;
+    }
+    return print(c, *v, [](const json::value& x) {
+      const auto& o = x.as_object();
+      std::printf("%s: %s\n", str(o, "name").c_str(), str(o, "state").c_str());
+      if (auto it = o.find("warnings"); it != o.end() && it->value().is_array()) {
+        for (const auto& w : it->value().as_array()) std::printf("warning: %s\n", std::string(w.as_string()).c_str());
+      }
+    });
+  }
+  if (verb == "boot" || verb == "pause" || verb == "resume" || verb == "reboot" || verb == "shutdown") {
+    bool reset = verb == "shutdown" && !args.empty() && args.back() == "--reset";
+    if (reset) args.pop_back();
+    if (!need(1, (verb + " NAME" + (verb == "shutdown" ? " [--reset]" : "")).c_str())) return 1;
+    std::string body = verb == "shutdown" ? (reset ? "{\"mode\":\"reset\"}" : "{\"mode\":\"force\"}") : "";
+    auto v = call(c, "PUT", base + "guests/" + args[0] + "/" + verb, body);
+    if (!v) return 1;
+    return print(c, *v, [](const json::value& x) {
+      const auto& o = x.as_object();
+      std::printf("%s: %s\n", str(o, "name").c_str(), str(o, "state").c_str());
+    });
+  }
+  if (verb == "delete") {
+    if (!need(1, "delete NAME")) return 1;
+    if (!call(c, "DELETE", base + "guests/" + args[0])) return 1;
+    if (c.json) std::printf("{}\n");
+    else std::printf("%s: deleted\n", args[0].c_str());
+    return 0;
+  }
+  if (verb == "console") {
+    if (!need(1, "console NAME")) return 1;
+    auto v = call(c, "GET", base + "guests/" + args[0] + "/console");
+    if (!v) return 1;
+    return print(c, *v, [](const json::value& x) { std::fputs(str(x.as_object(), "text").c_str(), stdout); });
+  }
+  if (verb == "pool") {
+    if (!need(0, "pool")) return 1;
+    auto v = call(c, "GET", base + "pool");
+    if (!v) return 1;
+    return print(c, *v, [](const json::value& x) {
+      const auto& o = x.as_object();
+      for (const char* k : {"total_bytes", "free_bytes", "cached_bytes", "hot_bytes", "scrubbing_bytes", "used_bytes",
+                            "host_resident_bytes"}) {
+        std::string label(k);
+        label.resize(label.size() - 6);
+        std::printf("%-14s %s\n", (label + ":").c_str(), mib(u64(o, k)).c_str());
+      }
+      std::printf("%-14s %llu\n", "guests:", static_cast<unsigned long long>(u64(o, "guests")));
+    });
+  }
+  if (verb == "audit") {
+    if (!need(0, "audit")) return 1;
+    auto v = call(c, "GET", base + "audit");
+    if (!v) return 1;
+    return print(c, *v, [](const json::value&) { std::printf("audit: clean\n"); });
+  }
+  if (verb == "host-shutdown") {
+    if (!need(0, "host-shutdown")) return 1;
+    if (!call(c, "PUT", base + "host/shutdown")) return 1;
+    if (!c.json) std::printf("tide host: stopping\n");
+    return 0;
+  }
+  return fail("unknown command '" + verb + "' (see tide ctl --help)");
+}
+
+}  // namespace tide::vmm
