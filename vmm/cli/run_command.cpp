@@ -13,6 +13,7 @@
 #include "guestmm/base/log.hpp"
 #include "guestmm/host/linux_host_memory.hpp"
 #include "vmm/cli/args.hpp"
+#include "vmm/config/domain_xml.hpp"
 #include "vmm/cli/memory_report.hpp"
 #include "vmm/cli/paths.hpp"
 #include "vmm/cli/periodic_reports.hpp"
@@ -30,6 +31,9 @@ const char* const kRunHelp =
     "Without --kernel it boots tideguest, tide's own test guest.\n"
     "\n"
     "options:\n"
+    "  --config FILE     define the guest with libvirt domain XML (name, memory, vcpu,\n"
+    "                    os/kernel, os/initrd, os/cmdline, devices/rng...; see\n"
+    "                    docs/domain-xml.md); excludes the guest flags below\n"
     "  --kernel FILE     ELF kernel with a PVH entry note (tideguest, a Linux vmlinux)\n"
     "  --cmdline STR     kernel command line (tideguest: tide.run=\"cmd; cmd; ...\")\n"
     "  --initrd FILE     initial ramdisk, handed to the kernel as PVH module 0\n"
@@ -88,7 +92,7 @@ void print_vcpu_stats(Vm& vm) {
 int run_command(const std::vector<std::string>& argv) {
   Args args("run",
             {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level", "pool", "hot-pool", "memory-backend",
-             "stats-interval", "audit-interval"},
+             "stats-interval", "audit-interval", "config"},
             {"help", "no-rng", "vcpu-stats", "test-hooks"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {
@@ -115,12 +119,27 @@ int run_command(const std::vector<std::string>& argv) {
     if (v->empty() || *end != '\0' || n < 1 || n > 254) return fail("--vcpus: '" + *v + "' is not a number from 1 to 254");
     config.vm.nr_vcpus = static_cast<uint32_t>(n);
   }
-  if (auto k = args.get("kernel")) {
+  std::optional<GuestConfig> domain;
+  if (auto c = args.get("config")) {
+    for (const char* flag : {"kernel", "cmdline", "initrd", "memory", "vcpus", "no-rng"}) {
+      if (args.has(flag)) return fail(std::string("--") + flag + " and --config: the guest is defined by " + *c);
+    }
+    auto parsed = load_domain_xml(*c);
+    if (!parsed) return fail(parsed.error().message());
+    for (const auto& w : parsed->warnings) log::warn("%s", w.c_str());
+    domain = std::move(*parsed);
+    config.vm.memory_bytes = domain->memory_bytes;
+    config.vm.nr_vcpus = domain->current_vcpus.value_or(domain->vcpus);
+  }
+  if (domain && !domain->kernel.empty()) {
+    config.boot.kernel_path = domain->kernel;
+    config.vm.name = domain->name;
+  } else if (auto k = args.get("kernel")) {
     config.boot.kernel_path = *k;
     config.vm.name = std::filesystem::path(*k).stem().string();
   } else {
     config.boot.kernel_path = default_tideguest();
-    config.vm.name = "tideguest";
+    config.vm.name = domain ? domain->name : "tideguest";
     if (config.boot.kernel_path.empty()) {
       return fail("no --kernel given and tideguest was not found next to tide (build it, or set TIDE_TIDEGUEST)");
     }
@@ -129,12 +148,13 @@ int run_command(const std::vector<std::string>& argv) {
   if (!std::filesystem::is_regular_file(config.boot.kernel_path, ec)) {
     return fail("kernel " + config.boot.kernel_path + ": no such file");
   }
-  config.boot.cmdline = args.get("cmdline").value_or("");
-  if (auto i = args.get("initrd")) {
+  config.boot.cmdline = domain ? domain->cmdline : args.get("cmdline").value_or("");
+  if (auto i = domain ? std::optional<std::string>(domain->initrd) : args.get("initrd"); i && !i->empty()) {
     if (!std::filesystem::is_regular_file(*i, ec)) return fail("initrd " + *i + ": no such file");
     config.boot.initrd_path = *i;
   }
-  config.rng = !args.has("no-rng");
+  // A domain without <rng> has none (libvirt's meaning); the command line's default is one.
+  config.rng = domain ? domain->rng : !args.has("no-rng");
   config.test_hooks = args.has("test-hooks");
   uint64_t pool_bytes = config.vm.memory_bytes, hot_bytes = 0;
   if (auto p = args.get("pool")) {
