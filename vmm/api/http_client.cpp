@@ -86,7 +86,9 @@ class Call {
   }
 
   void finish(Result<HttpResponse> result) {
-    if (timed_out_) {
+    // A socket closed by the deadline makes the pending step fail; say why. An answer
+    // that completed in the same instant still counts.
+    if (timed_out_ && !result) {
       result = make_error(std::errc::timed_out, "no answer from " + path_ + ": timed out after " +
                                                     std::to_string(timeout_.count()) + " s");
     }

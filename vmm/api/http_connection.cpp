@@ -44,7 +44,9 @@ HttpConnection::HttpConnection(Socket socket, std::shared_ptr<HttpServerCore> co
       timer_(executor_),
       core_(std::move(core)),
       limits_(core_->limits()),
-      buffer_(limits_.max_header_bytes + kBufferSlackBytes) {}
+      buffer_(limits_.max_header_bytes > std::numeric_limits<size_t>::max() - kBufferSlackBytes
+                  ? std::numeric_limits<size_t>::max()
+                  : limits_.max_header_bytes + kBufferSlackBytes) {}
 
 HttpConnection::~HttpConnection() {
   // Destroyed without close() (the io_context went away with work pending): the registry

@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 
+#include <utility>
+
 #include "guestmm/base/log.hpp"
 #include "vmm/api/http_connection.hpp"
 #include "vmm/api/http_server_core.hpp"
@@ -87,13 +89,16 @@ void HttpListener::on_accept(const error_code& ec, Socket socket) {
   }
   if (ec) {
     // Out of fds or memory: pause rather than spin, connections being served go on.
-    log::warn("API socket: accept failed: %s; retrying", ec.message().c_str());
+    if (!std::exchange(accept_failing_, true)) {
+      log::warn("API socket: accept failed: %s; retrying", ec.message().c_str());
+    }
     retry_timer_.expires_after(kAcceptRetryDelay);
     retry_timer_.async_wait([self = shared_from_this()](const error_code& wec) {
       if (!wec) self->accept();
     });
     return;
   }
+  accept_failing_ = false;
   int fd = socket.native_handle();
   auto connection = std::make_shared<HttpConnection>(std::move(socket), core_);
   switch (core_->admit(connection, fd)) {

@@ -47,6 +47,7 @@ class HttpListener : public std::enable_shared_from_this<HttpListener> {
   mutable std::mutex mutex_;  // guards fd_ and stopped_
   int fd_ = -1;               // the acceptor's fd while open, for stop() from other threads
   bool stopped_ = false;
+  bool accept_failing_ = false;  // strand: logged once per run of failures
 };
 
 }  // namespace tide::vmm::api
