@@ -17,6 +17,7 @@ for arg in "$@"; do
 done
 scripts/setup.sh "${setup_args[@]}"
 images/linux/prepare.sh "$build/images/linux"
+scripts/libvirt-ch.sh "$build/libvirt-ch"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
