@@ -9,8 +9,8 @@
 # The source is the version of Debian's libvirt0 package (installed, else the candidate),
 # fetched from Debian's pool and checked against the sha256 in the Sources index of
 # bookworm, bookworm-updates or bookworm-security; Debian's patch series is applied so the
-# code is the code Debian ships. None of those patches touches the ch driver; three touch
-# the RPC code that virsh and virtchd speak. If that version's source is gone from the
+# code is the code Debian ships. None of those patches touches the ch driver; three fix
+# the RPC code that virsh and virtchd speak (a security fix among them). If that version's source is gone from the
 # pool, the build falls back to the release tarball that bookworm lists, unpatched.
 # The build is trimmed to the ch driver, the remote driver and the daemons: no other
 # hypervisor, network, storage or security driver, no docs, no tests.
