@@ -15,32 +15,9 @@ namespace {
 
 using HttpLifecycleTest = ServerFixture;
 
-// A handler that keeps every Responder for the test to call.
-struct KeptResponders {
-  std::mutex mutex;
-  std::vector<Responder> responders;
-  HttpHandler handler() {
-    return [this](HttpRequest, Responder respond) {
-      std::lock_guard lock(mutex);
-      responders.push_back(std::move(respond));
-    };
-  }
-  size_t size() {
-    std::lock_guard lock(mutex);
-    return responders.size();
-  }
-  Responder at(size_t i) {
-    std::lock_guard lock(mutex);
-    return responders.at(i);
-  }
-};
-
 TEST_F(HttpLifecycleTest, HandlerAnswersFromAnotherThreadAfterADelay) {
-  std::mutex mutex;
-  std::vector<std::thread> workers;
-  start_raw({}, [&](HttpRequest r, Responder respond) {
-    std::lock_guard lock(mutex);
-    workers.emplace_back([r = std::move(r), respond = std::move(respond)] {
+  start_raw({}, [this](HttpRequest r, Responder respond) {
+    workers_.spawn([r = std::move(r), respond = std::move(respond)] {
       std::this_thread::sleep_for(200ms);
       respond(HttpResponse{201, "application/json", "{\"late\":\"" + r.target + "\"}"});
     });
@@ -49,27 +26,24 @@ TEST_F(HttpLifecycleTest, HandlerAnswersFromAnotherThreadAfterADelay) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->status, 201u);
   EXPECT_EQ(r->body, "{\"late\":\"/api/v1/vm.boot\"}");
-  std::lock_guard lock(mutex);
-  for (auto& w : workers) w.join();
 }
 
 TEST_F(HttpLifecycleTest, ResponderAfterTheClientLeftIsHarmless) {
-  KeptResponders kept;
-  start_raw({}, kept.handler());
+  start_raw({}, kept_.handler());
   {
     RawClient c(path_);
     ASSERT_TRUE(c.send("GET /gone HTTP/1.1\r\n\r\n"));
-    ASSERT_TRUE(eventually([&] { return kept.size() == 1; }));
+    ASSERT_TRUE(eventually([&] { return kept_.size() == 1; }));
   }
-  kept.at(0)(HttpResponse{200, "text/plain", "nobody reads this"});
+  kept_.at(0)(HttpResponse{200, "text/plain", "nobody reads this"});
   EXPECT_TRUE(eventually([&] { return server_->connections() == 0; }));
-  kept.at(0)(HttpResponse{200, "text/plain", "nor this"});  // again, connection long gone
+  kept_.at(0)(HttpResponse{200, "text/plain", "nor this"});  // again, connection long gone
 
   // The server is unaffected.
   RawClient next(path_);
   ASSERT_TRUE(next.send("GET /next HTTP/1.1\r\n\r\n"));
-  ASSERT_TRUE(eventually([&] { return kept.size() == 2; }));
-  kept.at(1)(HttpResponse{200, "text/plain", "ok"});
+  ASSERT_TRUE(eventually([&] { return kept_.size() == 2; }));
+  kept_.at(1)(HttpResponse{200, "text/plain", "ok"});
   auto r = next.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "ok");
@@ -93,10 +67,9 @@ TEST_F(HttpLifecycleTest, SecondCallOfAResponderIsIgnored) {
 }
 
 TEST_F(HttpLifecycleTest, StopClosesOpenConnectionsAndReleasesTheHandler) {
-  KeptResponders kept;
   auto sentinel = std::make_shared<int>(0);
   std::weak_ptr<int> handler_state = sentinel;
-  start_raw({}, [sentinel, inner = kept.handler()](HttpRequest r, Responder respond) {
+  start_raw({}, [sentinel, inner = kept_.handler()](HttpRequest r, Responder respond) {
     if (r.target == "/wait") return inner(std::move(r), std::move(respond));
     respond(echo(r));
   });
@@ -109,7 +82,7 @@ TEST_F(HttpLifecycleTest, StopClosesOpenConnectionsAndReleasesTheHandler) {
   ASSERT_TRUE(partial.send("PUT /x HTTP/1.1\r\nContent-Length: 10\r\n\r\n12"));
   RawClient waiting(path_);  // its handler has not answered
   ASSERT_TRUE(waiting.send("GET /wait HTTP/1.1\r\n\r\n"));
-  ASSERT_TRUE(eventually([&] { return kept.size() == 1 && server_->connections() == 3; }));
+  ASSERT_TRUE(eventually([&] { return kept_.size() == 1 && server_->connections() == 3; }));
 
   server_->stop();  // from the test thread; the io_context runs on another
   EXPECT_TRUE(handler_state.expired());  // the handler is gone: it cannot run again
@@ -117,7 +90,7 @@ TEST_F(HttpLifecycleTest, StopClosesOpenConnectionsAndReleasesTheHandler) {
   EXPECT_TRUE(partial.wait_closed());
   EXPECT_TRUE(waiting.wait_closed());
   EXPECT_TRUE(eventually([&] { return server_->connections() == 0; }));
-  kept.at(0)(HttpResponse{});  // after stop: dropped
+  kept_.at(0)(HttpResponse{});  // after stop: dropped
   EXPECT_FALSE(std::filesystem::exists(path_));  // the socket file went with the server
   EXPECT_FALSE(RawClient(path_).connected());
   server_->stop();  // twice is fine

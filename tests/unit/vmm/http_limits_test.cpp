@@ -188,11 +188,8 @@ TEST_F(HttpLimitsTest, IdleKeptAliveConnectionIsClosed) {
 
 TEST_F(HttpLimitsTest, SlowHandlerIsNotCutByTheReadTimeout) {
   HttpLimits l = small_limits();  // read_timeout 1 s, idle_timeout 30 s
-  std::vector<std::thread> workers;
-  std::mutex workers_mutex;
-  start_raw(l, [&](HttpRequest r, Responder respond) {
-    std::lock_guard lock(workers_mutex);
-    workers.emplace_back([r = std::move(r), respond = std::move(respond)] {
+  start_raw(l, [this](HttpRequest r, Responder respond) {
+    workers_.spawn([r = std::move(r), respond = std::move(respond)] {
       std::this_thread::sleep_for(1500ms);  // longer than read_timeout
       respond(echo(r));
     });
@@ -202,26 +199,18 @@ TEST_F(HttpLimitsTest, SlowHandlerIsNotCutByTheReadTimeout) {
   auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->body, "GET /slow\n");
-  std::lock_guard lock(workers_mutex);
-  for (auto& w : workers) w.join();
 }
 
 TEST_F(HttpLimitsTest, ResponderNeverCalledDoesNotHoldTheConnectionForever) {
   HttpLimits l = small_limits();
   l.idle_timeout = std::chrono::seconds(1);
-  std::vector<Responder> kept;  // held, never called
-  std::mutex kept_mutex;
-  start_raw(l, [&](HttpRequest, Responder respond) {
-    std::lock_guard lock(kept_mutex);
-    kept.push_back(std::move(respond));
-  });
+  start_raw(l, kept_.handler());  // held, never called
   RawClient c(path_);
   ASSERT_TRUE(c.send("GET /forgotten HTTP/1.1\r\n\r\n"));
   EXPECT_TRUE(c.wait_closed());
   EXPECT_TRUE(eventually([&] { return server_->connections() == 0; }));
-  std::lock_guard lock(kept_mutex);
-  ASSERT_EQ(kept.size(), 1u);
-  kept[0](HttpResponse{});  // too late: harmless
+  ASSERT_EQ(kept_.size(), 1u);
+  kept_.at(0)(HttpResponse{});  // too late: harmless
 }
 
 TEST_F(HttpLimitsTest, ConnectionsBeyondTheCapGet503) {

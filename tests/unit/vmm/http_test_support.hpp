@@ -206,6 +206,51 @@ class RequestLog {
   std::vector<HttpRequest> requests_;
 };
 
+// A handler that keeps every Responder for the test to call later (or never).
+class KeptResponders {
+ public:
+  HttpHandler handler() {
+    return [this](HttpRequest, Responder respond) {
+      std::lock_guard lock(mutex_);
+      responders_.push_back(std::move(respond));
+    };
+  }
+  [[nodiscard]] size_t size() const {
+    std::lock_guard lock(mutex_);
+    return responders_.size();
+  }
+  [[nodiscard]] Responder at(size_t i) const {
+    std::lock_guard lock(mutex_);
+    return responders_.at(i);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Responder> responders_;
+};
+
+// Threads a handler starts to answer later; joined when the test ends.
+class Workers {
+ public:
+  ~Workers() { join(); }
+  void spawn(std::function<void()> work) {
+    std::lock_guard lock(mutex_);
+    threads_.emplace_back(std::move(work));
+  }
+  void join() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mutex_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::thread> threads_;
+};
+
 // Echoes "METHOD TARGET\nBODY" as text/plain, 200.
 inline HttpResponse echo(const HttpRequest& r) {
   HttpResponse out;
@@ -214,12 +259,14 @@ inline HttpResponse echo(const HttpRequest& r) {
   return out;
 }
 
-// A server at <tmp>/api.sock with its io_context on a thread of its own.
+// A server at <tmp>/api.sock with its io_context on a thread of its own. What handlers
+// refer to lives in the fixture, so it outlives the server (stopped first on teardown).
 class ServerFixture : public ::testing::Test {
  protected:
   ServerFixture() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}
   ~ServerFixture() override {
     server_.reset();
+    workers_.join();
     work_.reset();
     io_.stop();
     thread_.join();
@@ -244,6 +291,8 @@ class ServerFixture : public ::testing::Test {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread thread_;
   RequestLog log_;
+  KeptResponders kept_;
+  Workers workers_;
   std::unique_ptr<HttpServer> server_;
 };
 
