@@ -275,7 +275,9 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   std::vector<Mfn> freed;             // their frames, in the same order
   for (uint64_t i : indices) {
     const P2mEntry e = p2m_.load(i);
-    if (e.has_frame()) {
+    if (e.has_frame() && options.only_frameless) {
+      ++r.kept;
+    } else if (e.has_frame()) {
       const Mfn m = e.mfn();
       Frame& f = mm_.frames()[m];
       f.owner = 0;

@@ -47,6 +47,7 @@ struct ReleaseResult {
   uint64_t frameless = 0;  // pages that had no frame (state set, nothing freed)
   uint64_t duplicates = 0; // repeated GFNs in the request
   uint64_t outside = 0;    // GFNs that are not RAM (ignored)
+  uint64_t kept = 0;       // pages with a frame left alone (ReleaseOptions::only_frameless)
   uint64_t punched_ranges = 0;  // pool ranges returned to the host
 };
 
@@ -56,6 +57,10 @@ struct ReleaseOptions {
   // stay until the scrubber punches the frames, which removes them; the later transition
   // removes any that are still there before it returns. Only with a scrubber thread.
   bool guest_keeps_off = false;
+  // Only pages without a frame change state; a page that has one (the guest touched it
+  // again) is left alone and counted in ReleaseResult::kept. A balloon deflate: Ballooned
+  // pages become Empty, but a ballooned page the guest already took back keeps its frame.
+  bool only_frameless = false;
 };
 
 class GuestMm {
