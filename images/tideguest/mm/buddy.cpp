@@ -21,8 +21,8 @@ uint64_t pages_for_bytes(uint64_t bytes) { return (bytes + kPageSize - 1) / kPag
 
 // What a page of an implicitly free state page holds: free max-order blocks only.
 PageInfo implicit_free_state(uint64_t pfn) {
-  if ((pfn & (kMaxBlockPfns - 1)) == 0) return PageInfo{PageState::kFree, kMaxOrder};
-  return PageInfo{PageState::kTail, 0};
+  if ((pfn & (kMaxBlockPfns - 1)) == 0) return make_page_info(PageState::kFree, kMaxOrder);
+  return make_page_info(PageState::kTail, 0);
 }
 
 }  // namespace
@@ -56,7 +56,7 @@ PageInfo& BuddyAllocator::info(Zone& z, uint64_t pfn) {
 PageInfo BuddyAllocator::peek(const Zone& z, uint64_t pfn) {
   const uint64_t index = pfn - z.base_pfn;
   switch (z.state_pages[index / kStatePagePfns]) {
-    case kImplicitReserved: return PageInfo{PageState::kReserved, 0};
+    case kImplicitReserved: return make_page_info(PageState::kReserved, 0);
     case kImplicitFree: return implicit_free_state(pfn);
     default: return z.pages[index];
   }
@@ -64,6 +64,7 @@ PageInfo BuddyAllocator::peek(const Zone& z, uint64_t pfn) {
 
 bool BuddyAllocator::init(PhysMap& map, uint64_t metadata_floor) {
   for (auto& head : free_head_) head = kNoPfn;
+  for (auto& tail : free_tail_) tail = kNoPfn;
   // Zones and all their metadata first: every metadata page is reserved before any page
   // is freed.
   for (size_t i = 0; i < map.ram_count() && zone_count_ < kMaxZones; ++i) {
@@ -135,18 +136,31 @@ void BuddyAllocator::push_implicit(Zone& z, uint64_t pfn) {
   l.prev = kNoPfn;
   l.next = free_head_[kMaxOrder];
   if (l.next != kNoPfn) link(*zone_of(l.next), l.next, kMaxOrder).prev = static_cast<uint32_t>(pfn);
+  else free_tail_[kMaxOrder] = static_cast<uint32_t>(pfn);
   free_head_[kMaxOrder] = static_cast<uint32_t>(pfn);
   ++free_blocks_[kMaxOrder];
   free_pages_ += kMaxBlockPfns;
 }
 
-void BuddyAllocator::push_free(Zone& z, uint64_t pfn, unsigned order) {
+void BuddyAllocator::push_free(Zone& z, uint64_t pfn, unsigned order, bool at_tail, bool reported) {
   FreeLink& l = link(z, pfn, order);
-  l.prev = kNoPfn;
-  l.next = free_head_[order];
-  if (l.next != kNoPfn) link(*zone_of(l.next), l.next, order).prev = static_cast<uint32_t>(pfn);
-  free_head_[order] = static_cast<uint32_t>(pfn);
-  info(z, pfn) = PageInfo{PageState::kFree, static_cast<uint8_t>(order)};
+  const auto p = static_cast<uint32_t>(pfn);
+  if (at_tail) {
+    l.next = kNoPfn;
+    l.prev = free_tail_[order];
+    if (l.prev != kNoPfn) link(*zone_of(l.prev), l.prev, order).next = p;
+    else free_head_[order] = p;
+    free_tail_[order] = p;
+  } else {
+    l.prev = kNoPfn;
+    l.next = free_head_[order];
+    if (l.next != kNoPfn) link(*zone_of(l.next), l.next, order).prev = p;
+    else free_tail_[order] = p;
+    free_head_[order] = p;
+  }
+  PageInfo& head = info(z, pfn);
+  head = make_page_info(PageState::kFree, order);
+  head.reported = reported ? 1 : 0;
   ++free_blocks_[order];
   free_pages_ += 1ull << order;
 }
@@ -156,12 +170,16 @@ void BuddyAllocator::remove_free(Zone& z, uint64_t pfn, unsigned order) {
   if (l.prev != kNoPfn) link(*zone_of(l.prev), l.prev, order).next = l.next;
   else free_head_[order] = l.next;
   if (l.next != kNoPfn) link(*zone_of(l.next), l.next, order).prev = l.prev;
-  info(z, pfn).state = PageState::kTail;
+  else free_tail_[order] = l.prev;
+  PageInfo& head = info(z, pfn);
+  head.state = PageState::kTail;
+  head.reported = 0;
   --free_blocks_[order];
   free_pages_ -= 1ull << order;
 }
 
-void BuddyAllocator::insert_free(Zone& z, uint64_t pfn, unsigned order) {
+void BuddyAllocator::insert_free(Zone& z, uint64_t pfn, unsigned order, bool reported) {
+  const unsigned original_order = order;
   info(z, pfn).state = PageState::kTail;
   while (order < kMaxOrder) {
     uint64_t buddy = pfn ^ (1ull << order);
@@ -172,10 +190,30 @@ void BuddyAllocator::insert_free(Zone& z, uint64_t pfn, unsigned order) {
     if (buddy < pfn) pfn = buddy;
     ++order;
   }
-  push_free(z, pfn, order);
+  // A reported block that merged is a new, unreported block (as in Linux); Linux does not
+  // notify for put-backs either way.
+  const bool still_reported = reported && order == original_order;
+  push_free(z, pfn, order, still_reported, still_reported);
+  if (!reported && order >= kReportingNotifyOrder) ++large_frees_;
 }
 
 uint64_t BuddyAllocator::alloc_pages(unsigned order) {
+  uint64_t address = take_block(order);
+  while (address == 0 && order == 0 && reclaimer_ != nullptr && !reclaiming_) {
+    reclaiming_ = true;
+    const uint64_t freed = reclaimer_->reclaim(reclaimer_->context);
+    reclaiming_ = false;
+    if (freed == 0) break;
+    address = take_block(order);
+  }
+  return address;
+}
+
+uint64_t BuddyAllocator::reclaimable_page_count() const {
+  return reclaimer_ == nullptr ? 0 : reclaimer_->reclaimable(reclaimer_->context);
+}
+
+uint64_t BuddyAllocator::take_block(unsigned order) {
   if (order > kMaxOrder) return 0;
   unsigned o = order;
   while (o <= kMaxOrder && free_head_[o] == kNoPfn) ++o;
@@ -187,8 +225,53 @@ uint64_t BuddyAllocator::alloc_pages(unsigned order) {
     --o;
     push_free(z, pfn + (1ull << o), o);
   }
-  info(z, pfn) = PageInfo{PageState::kAllocated, static_cast<uint8_t>(order)};
+  info(z, pfn) = make_page_info(PageState::kAllocated, order);
   return pfn << kPageShift;
+}
+
+bool BuddyAllocator::containing_block(const Zone& z, uint64_t pfn, uint64_t* head, PageInfo* state) {
+  // The block holding pfn is aligned to its size, so its head is pfn aligned down to some
+  // order; every page between that head and pfn is a tail. The first non-tail page met
+  // going down the alignments is therefore the head, or the metadata is broken.
+  for (unsigned order = 0; order <= kMaxOrder; ++order) {
+    const uint64_t candidate = pfn & ~((1ull << order) - 1);
+    if (candidate < z.start_pfn) return false;
+    const PageInfo s = peek(z, candidate);
+    if (s.state == PageState::kTail) continue;
+    if (s.state == PageState::kReserved) {
+      if (candidate != pfn) return false;
+    } else if (s.order > kMaxOrder || candidate + (1ull << s.order) <= pfn) {
+      return false;
+    }
+    *head = candidate;
+    *state = s;
+    return true;
+  }
+  return false;
+}
+
+bool BuddyAllocator::alloc_page_at(uint64_t address) {
+  const uint64_t pfn = address >> kPageShift;
+  Zone* z = zone_of(pfn);
+  if (z == nullptr) return false;
+  uint64_t head = 0;
+  PageInfo state{};
+  if (!containing_block(*z, pfn, &head, &state) || state.state != PageState::kFree) return false;
+  unsigned order = state.order;
+  remove_free(*z, head, order);
+  // Split down to the page: the half without it goes back on its list at each step.
+  while (order > 0) {
+    --order;
+    const uint64_t half = 1ull << order;
+    if (pfn < head + half) {
+      push_free(*z, head + half, order);
+    } else {
+      push_free(*z, head, order);
+      head += half;
+    }
+  }
+  info(*z, pfn) = make_page_info(PageState::kAllocated, 0);
+  return true;
 }
 
 void BuddyAllocator::free_pages(uint64_t address, unsigned order) {
@@ -208,8 +291,26 @@ bool BuddyAllocator::isolate_free_block(uint64_t address, unsigned order) {
   const PageInfo state = peek(*z, pfn);
   if (state.state != PageState::kFree || state.order != order) return false;
   remove_free(*z, pfn, order);
-  info(*z, pfn) = PageInfo{PageState::kAllocated, static_cast<uint8_t>(order)};
+  info(*z, pfn) = make_page_info(PageState::kAllocated, order);
   return true;
+}
+
+void BuddyAllocator::free_reported(uint64_t address, unsigned order) {
+  uint64_t pfn = address >> kPageShift;
+  Zone* z = zone_of(pfn);
+  if (z == nullptr || (address & (kPageSize - 1)) != 0) allocator_bug("put-back of a page it does not manage", address, order);
+  const PageInfo& state = info(*z, pfn);
+  if (state.state != PageState::kAllocated || state.order != order)
+    allocator_bug("put-back of a block that is not isolated at that order", address, order);
+  insert_free(*z, pfn, order, true);
+}
+
+bool BuddyAllocator::is_reported(uint64_t address) const {
+  const uint64_t pfn = address >> kPageShift;
+  const Zone* z = zone_of(pfn);
+  if (z == nullptr) return false;
+  const PageInfo state = peek(*z, pfn);
+  return state.state == PageState::kFree && state.reported != 0;
 }
 
 bool BuddyAllocator::check_invariants(const char** problem) const {
@@ -225,6 +326,10 @@ bool BuddyAllocator::check_invariants(const char** problem) const {
       }
       if (state.state == PageState::kTail) {
         *problem = "tail page outside any block";
+        return false;
+      }
+      if (state.reported != 0 && state.state != PageState::kFree) {
+        *problem = "reported flag on a page that is not a free block's head";
         return false;
       }
       const uint64_t size = 1ull << state.order;
@@ -278,6 +383,10 @@ bool BuddyAllocator::check_invariants(const char** problem) const {
       }
       prev = pfn;
       pfn = l.next;
+    }
+    if (prev != free_tail_[order]) {
+      *problem = "free list tail pointer wrong";
+      return false;
     }
     if (listed != free_blocks_[order] || listed != free_blocks[order]) {
       *problem = "free list length differs from the block count";

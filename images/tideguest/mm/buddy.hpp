@@ -11,7 +11,16 @@
 // each first touch of a page costs a shadow page fault, so this keeps boot time flat in
 // the RAM size. Invariants (check_invariants): a free or allocated block starts with its
 // head page and all its other pages are tails; every free block is on the list of its
-// order exactly once; two free buddies of the same order never coexist below kMaxOrder.
+// order exactly once; two free buddies of the same order never coexist below kMaxOrder;
+// only free heads carry the `reported` flag.
+// Free page reporting (like Linux's mm/page_reporting.c): a free block handed to the host
+// is isolated, then put back with free_reported(), which marks it reported and queues it
+// at the tail of its list, so allocations prefer memory the host still backs; the flag
+// goes as soon as the block leaves its list (allocated, split or merged). large_free_count()
+// counts the frees that produced a block of kReportingNotifyOrder or more, so a reporting
+// driver can tell when to schedule a pass.
+// An optional Reclaimer (the balloon's deflate-on-OOM) is asked for pages when an order-0
+// allocation finds nothing free.
 // Boot CPU only, not reentrant (do not call from interrupt handlers).
 #pragma once
 
@@ -34,7 +43,28 @@ enum class PageState : uint8_t {
 
 struct PageInfo {
   PageState state;
-  uint8_t order;
+  uint8_t order : 4;     // for kFree and kAllocated heads
+  uint8_t reported : 1;  // kFree heads only: handed to the host since it became free
+};
+static_assert(sizeof(PageInfo) == 2);
+
+inline constexpr PageInfo make_page_info(PageState state, unsigned order) {
+  PageInfo info{};
+  info.state = state;
+  info.order = static_cast<uint8_t>(order & 0xf);
+  return info;
+}
+
+// Frees that leave a block of this order or larger count in large_free_count() (2 MiB:
+// Linux's page_reporting_order, pageblock_order on x86).
+inline constexpr unsigned kReportingNotifyOrder = 9;
+
+// Gives pages back to the allocator when it runs out (deflate-on-OOM). reclaim() returns
+// the number of pages it freed (0: nothing left); reclaimable() how many it could free.
+struct Reclaimer {
+  uint64_t (*reclaim)(void* context);
+  uint64_t (*reclaimable)(void* context);
+  void* context;
 };
 
 class BuddyAllocator {
@@ -48,7 +78,11 @@ class BuddyAllocator {
   bool init(PhysMap& map, uint64_t metadata_floor);
 
   // Physical address of a 2^order-page block (contents undefined), 0 when none is free.
+  // An order-0 request that finds nothing free asks the reclaimer (if any) first.
   uint64_t alloc_pages(unsigned order);
+  // Allocates the single page at `address` (order 0), splitting the free block that
+  // holds it. False if that page is not free.
+  bool alloc_page_at(uint64_t address);
   // Returns a block from alloc_pages (same order). A mismatched free is a kernel bug:
   // it is reported and ends the VM.
   void free_pages(uint64_t address, unsigned order);
@@ -56,6 +90,17 @@ class BuddyAllocator {
   // ballooning a block found by for_each_free_block). False if it is not a free block of
   // exactly that order.
   bool isolate_free_block(uint64_t address, unsigned order);
+  // Returns an isolated block after the host was told about it: like free_pages, but
+  // the block is marked reported and queued at the tail of its list (unless it merged
+  // with a free buddy), and large_free_count() does not move.
+  void free_reported(uint64_t address, unsigned order);
+  // Whether the free block at `address` (its head) carries the reported flag.
+  bool is_reported(uint64_t address) const;
+  uint64_t large_free_count() const { return large_frees_; }
+
+  void set_reclaimer(const Reclaimer* reclaimer) { reclaimer_ = reclaimer; }
+  // Pages the reclaimer could give back (0 without one).
+  uint64_t reclaimable_page_count() const;
 
   uint64_t free_page_count() const { return free_pages_; }
   uint64_t managed_page_count() const { return managed_pages_; }
@@ -64,6 +109,18 @@ class BuddyAllocator {
   // first. fn must not allocate or free.
   template <typename Fn>
   void for_each_free_block(unsigned min_order, Fn&& fn) const;
+  // Like for_each_free_block, each list from head to tail (reported blocks come last, so
+  // a walk for unreported blocks can move on at the first reported one), as
+  // fn(address, order, reported) returning what to do next.
+  enum class Visit { kContinue, kNextOrder, kStop };
+  template <typename Fn>
+  void visit_free_blocks(unsigned min_order, Fn&& fn) const;
+  // Walks the blocks overlapping [first_pfn, first_pfn + count), in address order:
+  // fn(head_pfn, order, state, overlap_pages) per block (a reserved page is an order-0
+  // block). False (fn possibly called for a prefix) when the range is not wholly inside
+  // one zone. fn must not allocate or free.
+  template <typename Fn>
+  bool for_each_block_in(uint64_t first_pfn, uint64_t count, Fn&& fn) const;
 
   // Walks all metadata; false with a description of the first inconsistency.
   bool check_invariants(const char** problem) const;
@@ -100,22 +157,33 @@ class BuddyAllocator {
   static PageInfo peek(const Zone& z, uint64_t pfn);
   // Writes out an implicit state page.
   static void write_state_page(Zone& z, uint64_t state_page);
+  // The block holding `pfn` (its head and state; a reserved page is its own block).
+  // False if the metadata around it is inconsistent.
+  static bool containing_block(const Zone& z, uint64_t pfn, uint64_t* head, PageInfo* state);
   static FreeLink& link(const Zone& z, uint64_t pfn, unsigned order) {
     return z.links[order][(pfn >> order) - (z.start_pfn >> order)];
   }
-  void push_free(Zone& z, uint64_t pfn, unsigned order);
+  // Puts a block on its list, at the head (tail: for reported blocks).
+  void push_free(Zone& z, uint64_t pfn, unsigned order, bool at_tail = false, bool reported = false);
   void remove_free(Zone& z, uint64_t pfn, unsigned order);
   // Marks [pfn, pfn + 2^order) as one free block and merges it with free buddies.
-  void insert_free(Zone& z, uint64_t pfn, unsigned order);
+  // `reported`: a put-back after reporting (see free_reported).
+  void insert_free(Zone& z, uint64_t pfn, unsigned order, bool reported = false);
+  // Takes a block of exactly `order` (splitting a larger one), 0 when none is free.
+  uint64_t take_block(unsigned order);
   // Puts a free max-order block whose state page is still implicit on its list.
   void push_implicit(Zone& z, uint64_t pfn);
 
   Zone zones_[kMaxZones] = {};
   size_t zone_count_ = 0;
   uint32_t free_head_[kOrderCount] = {};
+  uint32_t free_tail_[kOrderCount] = {};
   uint64_t free_blocks_[kOrderCount] = {};
   uint64_t free_pages_ = 0;
   uint64_t managed_pages_ = 0;
+  uint64_t large_frees_ = 0;
+  const Reclaimer* reclaimer_ = nullptr;
+  bool reclaiming_ = false;
 };
 
 BuddyAllocator& page_allocator();
@@ -136,6 +204,38 @@ void BuddyAllocator::for_each_free_block(unsigned min_order, Fn&& fn) const {
       pfn = next;
     }
   }
+}
+
+template <typename Fn>
+void BuddyAllocator::visit_free_blocks(unsigned min_order, Fn&& fn) const {
+  for (unsigned order = kMaxOrder + 1; order-- > min_order;) {
+    for (uint32_t pfn = free_head_[order]; pfn != kNoPfn;) {
+      const Zone* z = zone_of(pfn);
+      uint32_t next = link(*z, pfn, order).next;
+      const Visit what = fn(uint64_t{pfn} << kPageShift, order, peek(*z, pfn).reported != 0);
+      if (what == Visit::kStop) return;
+      if (what == Visit::kNextOrder) break;
+      pfn = next;
+    }
+  }
+}
+
+template <typename Fn>
+bool BuddyAllocator::for_each_block_in(uint64_t first_pfn, uint64_t count, Fn&& fn) const {
+  const Zone* z = zone_of(first_pfn);
+  if (z == nullptr || first_pfn + count > z->end_pfn) return false;
+  const uint64_t end = first_pfn + count;
+  for (uint64_t pfn = first_pfn; pfn < end;) {
+    uint64_t head = 0;
+    PageInfo state{};
+    if (!containing_block(*z, pfn, &head, &state)) return false;
+    const unsigned order = state.state == PageState::kReserved ? 0 : state.order;
+    const uint64_t block_end = head + (1ull << order);
+    const uint64_t stop = block_end < end ? block_end : end;
+    fn(head, order, state.state, stop - pfn);
+    pfn = stop;
+  }
+  return true;
 }
 
 }  // namespace tg::mm

@@ -32,7 +32,9 @@ void heap_sort(uint64_t* a, size_t n) {
 bool PageSet::allocate(uint64_t page_count) {
   release();
   if (page_count == 0) return true;
-  if (page_count > page_allocator().free_page_count()) return false;
+  // Pages a reclaimer (deflate-on-OOM) can give back count as available.
+  const BuddyAllocator& pages = page_allocator();
+  if (page_count > pages.free_page_count() + pages.reclaimable_page_count()) return false;
   uint64_t remaining = page_count;
   unsigned max_order = kMaxOrder;
   while (remaining > 0) {
