@@ -70,7 +70,10 @@ void collect_used_ranges() {
     const PciFunction& f = g_functions[i];
     if (!f.is_endpoint()) continue;
     for (unsigned b = 0; b < 6; ++b) {
-      PciBar bar = pci_read_bar(f, b, true);
+      // Only assigned BARs occupy space; sizing one costs about ten configuration
+      // accesses (each a VM exit), so unassigned ones are not sized.
+      PciBar bar = pci_read_bar(f, b, false);
+      if (!bar.io && bar.base != 0) bar = pci_read_bar(f, b, true);
       if (bar.present && !bar.io && bar.base != 0 && bar.size != 0 && g_used_count < kMaxBars)
         g_used[g_used_count++] = {bar.base, bar.base + bar.size};
       if (bar.is64) ++b;
