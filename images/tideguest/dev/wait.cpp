@@ -13,6 +13,7 @@ constexpr uint32_t kWaitPortSignature = 0x45444954;  // "TIDE" little-endian
 constexpr uint32_t kMaxSliceUs = 100000;
 
 bool g_present = false;
+IdleHook g_idle_hook = nullptr;
 
 }  // namespace
 
@@ -34,9 +35,16 @@ void wait_us(uint32_t timeout_us) {
 void sleep_us(uint64_t duration_us) {
   const uint64_t deadline = now_ns() + duration_us * 1000;
   for (uint64_t now = now_ns(); now < deadline; now = now_ns()) {
-    uint64_t left_us = (deadline - now + 999) / 1000;
-    wait_us(left_us > kMaxSliceUs ? kMaxSliceUs : static_cast<uint32_t>(left_us));
+    uint64_t slice_us = (deadline - now + 999) / 1000;
+    if (slice_us > kMaxSliceUs) slice_us = kMaxSliceUs;
+    const uint64_t due_us = run_idle_hook();
+    if (due_us < slice_us) slice_us = due_us;
+    wait_us(static_cast<uint32_t>(slice_us));
   }
 }
+
+void set_idle_hook(IdleHook hook) { g_idle_hook = hook; }
+
+uint64_t run_idle_hook() { return g_idle_hook == nullptr ? kIdleForever : g_idle_hook(); }
 
 }  // namespace tg::dev

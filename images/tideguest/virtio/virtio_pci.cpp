@@ -111,6 +111,7 @@ bool VirtioPciDevice::negotiate(uint64_t wanted, uint64_t* accepted, const char*
   uint64_t offered = read32(VIRTIO_PCI_COMMON_DF);
   write32(VIRTIO_PCI_COMMON_DFSELECT, 1);
   offered |= uint64_t{read32(VIRTIO_PCI_COMMON_DF)} << 32;
+  offered_ = offered;
   if (!(offered & (1ull << VIRTIO_F_VERSION_1))) {
     fail();
     *error = "device does not offer VIRTIO_F_VERSION_1";
@@ -138,6 +139,11 @@ void VirtioPciDevice::on_interrupt(void* context) {
 }
 
 unsigned VirtioPciDevice::setup_msix(unsigned entries) {
+  if (msix_entries_ > 0) {  // already programmed: the device reset only forgot entry 0
+    write16(VIRTIO_PCI_COMMON_MSIX, 0);
+    if (read16(VIRTIO_PCI_COMMON_MSIX) != 0) write16(VIRTIO_PCI_COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
+    return msix_entries_;
+  }
   const dev::PciFunction& f = *function_;
   uint8_t cap = dev::pci_find_capability(f, dev::PCI_CAP_ID_MSIX);
   if (cap == 0 || arch::lapic_mode() == arch::ApicMode::kNone) return 0;
@@ -174,8 +180,14 @@ unsigned VirtioPciDevice::setup_msix(unsigned entries) {
   return programmed;
 }
 
+uint16_t VirtioPciDevice::queue_max_size(uint16_t index) const {
+  if (index >= kMaxQueues || index >= read16(VIRTIO_PCI_COMMON_NUMQ)) return 0;
+  write16(VIRTIO_PCI_COMMON_Q_SELECT, index);
+  return read16(VIRTIO_PCI_COMMON_Q_SIZE);
+}
+
 bool VirtioPciDevice::setup_queue(uint16_t index, Virtqueue& queue, uint16_t max_size,
-                                  const char** error) {
+                                  const char** error, int msix_entry) {
   if (index >= kMaxQueues || index >= read16(VIRTIO_PCI_COMMON_NUMQ)) {
     *error = "queue index out of range";
     return false;
@@ -189,15 +201,17 @@ bool VirtioPciDevice::setup_queue(uint16_t index, Virtqueue& queue, uint16_t max
   if (size > max_size) size = max_size;
   if (size > Virtqueue::kMaxSize) size = Virtqueue::kMaxSize;
   while (size & (size - 1)) size = static_cast<uint16_t>(size & (size - 1));  // power of two
+  queue.release();
   if (!queue.init(size)) {
     *error = "out of memory for the virtqueue";
     return false;
   }
   write16(VIRTIO_PCI_COMMON_Q_SIZE, size);
-  if (1u + index < msix_entries_) {
-    write16(VIRTIO_PCI_COMMON_Q_MSIX, static_cast<uint16_t>(1 + index));
+  const unsigned entry = msix_entry == kDefaultMsixEntry ? 1u + index : static_cast<unsigned>(msix_entry);
+  if (entry < msix_entries_) {
+    write16(VIRTIO_PCI_COMMON_Q_MSIX, static_cast<uint16_t>(entry));
     // The device answers NO_VECTOR when it could not take the entry: then we just poll.
-    if (read16(VIRTIO_PCI_COMMON_Q_MSIX) != 1 + index) write16(VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+    if (read16(VIRTIO_PCI_COMMON_Q_MSIX) != entry) write16(VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
   } else {
     write16(VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
   }

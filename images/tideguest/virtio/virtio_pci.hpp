@@ -26,11 +26,19 @@ class VirtioPciDevice {
   bool negotiate(uint64_t wanted, uint64_t* accepted, const char** error);
   // Enables MSI-X with `entries` table entries (entry 0: configuration changes, entry
   // 1 + q: queue q), each on a fresh IDT vector aimed at this CPU's LAPIC. Returns the
-  // number of entries programmed (0: no MSI-X; the driver then just polls).
+  // number of entries programmed (0: no MSI-X; the driver then just polls). Called again
+  // (after a device reset) it keeps the table and vectors and only re-assigns entry 0 to
+  // configuration changes, which the reset cleared.
   unsigned setup_msix(unsigned entries);
   // Sets up queue `index` with at most `max_size` entries (the device's size, capped),
-  // using MSI-X entry 1 + index when setup_msix covered it.
-  bool setup_queue(uint16_t index, Virtqueue& queue, uint16_t max_size, const char** error);
+  // using MSI-X entry `msix_entry` (default 1 + index) when setup_msix covered it.
+  static constexpr int kDefaultMsixEntry = -1;
+  bool setup_queue(uint16_t index, Virtqueue& queue, uint16_t max_size, const char** error,
+                   int msix_entry = kDefaultMsixEntry);
+  // Features the device offered at the last negotiate().
+  uint64_t offered_features() const { return offered_; }
+  // The device's maximum size of queue `index` (0: no such queue).
+  uint16_t queue_max_size(uint16_t index) const;
   void driver_ok();
   // Tells the device queue `index` has new buffers.
   void notify(uint16_t index);
@@ -64,6 +72,7 @@ class VirtioPciDevice {
   uint16_t queue_notify_off_[kMaxQueues] = {};
   uint8_t vectors_[kMaxMsixEntries] = {};
   unsigned msix_entries_ = 0;
+  uint64_t offered_ = 0;
   volatile uint64_t interrupts_ = 0;
 };
 

@@ -16,6 +16,8 @@ inline constexpr uint8_t VIRTIO_CONFIG_S_NEEDS_RESET = 0x40;
 inline constexpr uint8_t VIRTIO_CONFIG_S_FAILED = 0x80;
 
 // 6 Reserved Feature Bits
+inline constexpr unsigned VIRTIO_F_INDIRECT_DESC = 28;
+inline constexpr unsigned VIRTIO_F_EVENT_IDX = 29;
 inline constexpr unsigned VIRTIO_F_VERSION_1 = 32;
 
 // 4.1.2 PCI Device Discovery
@@ -63,6 +65,7 @@ inline constexpr uint16_t VIRTIO_MSI_NO_VECTOR = 0xffff;
 // 2.7 Split Virtqueues
 inline constexpr uint16_t VIRTQ_DESC_F_NEXT = 1;
 inline constexpr uint16_t VIRTQ_DESC_F_WRITE = 2;
+inline constexpr uint16_t VIRTQ_DESC_F_INDIRECT = 4;
 
 struct virtq_desc {
   uint64_t addr;
@@ -91,5 +94,37 @@ struct virtq_used {
 // 5 Device Types
 inline constexpr uint16_t VIRTIO_ID_RNG = 4;
 inline constexpr uint16_t VIRTIO_ID_BALLOON = 5;
+
+// 5.5 Traditional Memory Balloon Device
+// 5.5.3 Feature bits
+inline constexpr unsigned VIRTIO_BALLOON_F_MUST_TELL_HOST = 0;
+inline constexpr unsigned VIRTIO_BALLOON_F_STATS_VQ = 1;
+inline constexpr unsigned VIRTIO_BALLOON_F_DEFLATE_ON_OOM = 2;
+inline constexpr unsigned VIRTIO_BALLOON_F_FREE_PAGE_HINT = 3;
+inline constexpr unsigned VIRTIO_BALLOON_F_PAGE_POISON = 4;
+inline constexpr unsigned VIRTIO_BALLOON_F_PAGE_REPORTING = 5;
+// 5.5.4 struct virtio_balloon_config (le32 fields)
+inline constexpr uint32_t VIRTIO_BALLOON_CONFIG_NUM_PAGES = 0;
+inline constexpr uint32_t VIRTIO_BALLOON_CONFIG_ACTUAL = 4;
+// 5.5.6: PFNs are le32 in 4 KiB units whatever the page size.
+inline constexpr unsigned VIRTIO_BALLOON_PFN_SHIFT = 12;
+// 5.5.6.3 struct virtio_balloon_stat { le16 tag; le64 val; } (packed, 10 bytes)
+inline constexpr uint16_t VIRTIO_BALLOON_S_SWAP_IN = 0;
+inline constexpr uint16_t VIRTIO_BALLOON_S_SWAP_OUT = 1;
+inline constexpr uint16_t VIRTIO_BALLOON_S_MAJFLT = 2;
+inline constexpr uint16_t VIRTIO_BALLOON_S_MINFLT = 3;
+inline constexpr uint16_t VIRTIO_BALLOON_S_MEMFREE = 4;
+inline constexpr uint16_t VIRTIO_BALLOON_S_MEMTOT = 5;
+inline constexpr uint16_t VIRTIO_BALLOON_S_AVAIL = 6;
+inline constexpr uint16_t VIRTIO_BALLOON_S_CACHES = 7;
+inline constexpr uint16_t VIRTIO_BALLOON_S_HTLB_PGALLOC = 8;
+inline constexpr uint16_t VIRTIO_BALLOON_S_HTLB_PGFAIL = 9;
+inline constexpr uint16_t VIRTIO_BALLOON_S_NR = 10;
+
+struct __attribute__((packed)) virtio_balloon_stat {
+  uint16_t tag;
+  uint64_t val;
+};
+static_assert(sizeof(virtio_balloon_stat) == 10);
 
 }  // namespace tg::virtio

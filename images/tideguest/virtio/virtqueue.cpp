@@ -35,7 +35,10 @@ bool Virtqueue::init(uint16_t size) {
   avail_ = reinterpret_cast<virtq_avail*>(pages_[1]);
   used_ = reinterpret_cast<virtq_used*>(pages_[2]);
   size_ = size;
-  for (uint16_t i = 0; i < size; ++i) desc_[i].next = static_cast<uint16_t>(i + 1);
+  for (uint16_t i = 0; i < size; ++i) {
+    next_[i] = static_cast<uint16_t>(i + 1);
+    chain_length_[i] = 0;
+  }
   free_head_ = 0;
   num_free_ = size;
   last_used_ = 0;
@@ -53,27 +56,52 @@ void Virtqueue::release() {
   size_ = 0;
 }
 
-int Virtqueue::submit(const VirtqBuffer* buffers, size_t count) {
-  if (count == 0 || count > num_free_) return -1;
-  const uint16_t head = free_head_;
-  uint16_t id = head;
+void Virtqueue::take_descriptors(size_t count, uint16_t* ids) {
+  uint16_t id = free_head_;
   for (size_t i = 0; i < count; ++i) {
-    virtq_desc& d = desc_[id];
-    d.addr = buffers[i].address;
-    d.len = buffers[i].length;
-    d.flags = static_cast<uint16_t>((buffers[i].device_writable ? VIRTQ_DESC_F_WRITE : 0) |
-                                    (i + 1 < count ? VIRTQ_DESC_F_NEXT : 0));
-    if (i + 1 < count) id = d.next;
+    ids[i] = id;
+    id = next_[id];
   }
-  free_head_ = desc_[id].next;
+  free_head_ = id;
   num_free_ = static_cast<uint16_t>(num_free_ - count);
+  chain_length_[ids[0]] = static_cast<uint16_t>(count);
+}
 
+void Virtqueue::publish(uint16_t head) {
   const uint16_t idx = avail_->idx;
   avail_->ring[idx & (size_ - 1)] = head;
   compiler_fence();  // descriptors and ring entry before the index
   *static_cast<volatile uint16_t*>(&avail_->idx) = static_cast<uint16_t>(idx + 1);
   full_fence();  // index visible before the caller's notify
-  return head;
+}
+
+int Virtqueue::submit(const VirtqBuffer* buffers, size_t count) {
+  if (count == 0 || count > num_free_) return -1;
+  uint16_t ids[kMaxSize];
+  take_descriptors(count, ids);
+  for (size_t i = 0; i < count; ++i) {
+    virtq_desc& d = desc_[ids[i]];
+    d.addr = buffers[i].address;
+    d.len = buffers[i].length;
+    d.flags = static_cast<uint16_t>((buffers[i].device_writable ? VIRTQ_DESC_F_WRITE : 0) |
+                                    (i + 1 < count ? VIRTQ_DESC_F_NEXT : 0));
+    d.next = i + 1 < count ? ids[i + 1] : 0;
+  }
+  publish(ids[0]);
+  return ids[0];
+}
+
+int Virtqueue::submit_raw(const virtq_desc* descriptors, size_t count) {
+  if (count == 0 || count > num_free_) return -1;
+  uint16_t ids[kMaxSize];
+  take_descriptors(count, ids);
+  for (size_t i = 0; i < count; ++i) {
+    virtq_desc& d = desc_[ids[i]];
+    d = descriptors[i];
+    if (descriptors[i].next < count) d.next = ids[descriptors[i].next];
+  }
+  publish(ids[0]);
+  return ids[0];
 }
 
 bool Virtqueue::take_used(uint32_t* id, uint32_t* length) {
@@ -84,16 +112,18 @@ bool Virtqueue::take_used(uint32_t* id, uint32_t* length) {
   *id = e.id;
   *length = e.len;
   ++last_used_;
-  if (*id >= size_) return true;  // device bug: report it to the caller, free nothing
-  // Return the chain to the free list.
-  uint16_t tail = static_cast<uint16_t>(*id);
-  uint16_t n = 1;
-  while ((desc_[tail].flags & VIRTQ_DESC_F_NEXT) && n < size_) {
-    tail = desc_[tail].next;
-    ++n;
+  if (!outstanding(*id)) {  // device bug: report it to the caller, free nothing
+    ++bogus_used_;
+    return true;
   }
-  desc_[tail].next = free_head_;
-  free_head_ = static_cast<uint16_t>(*id);
+  // Return the chain (as the driver recorded it) to the free list.
+  const uint16_t head = static_cast<uint16_t>(*id);
+  const uint16_t n = chain_length_[head];
+  uint16_t tail = head;
+  for (uint16_t i = 1; i < n; ++i) tail = next_[tail];
+  next_[tail] = free_head_;
+  free_head_ = head;
+  chain_length_[head] = 0;
   num_free_ = static_cast<uint16_t>(num_free_ + n);
   return true;
 }
