@@ -1,7 +1,13 @@
 // BalloonBackend: what the virtio-balloon device asks of the memory manager (GuestMm in
 // tide; a fake in tests). The device has already validated, de-duplicated and accounted
 // every page it passes (see BalloonDevice); the backend only moves memory.
-// Threads: the device's queue handler (the VMM event thread) and the control side.
+// Errors: the device takes an error to mean the call changed nothing. After a failed
+// inflate the pages stay out of its balloon (it may pass them to inflate again later);
+// after a failed deflate they stay in it (a later deflate or the reset passes them again).
+// A backend that can fail part-way must make both repeats harmless: an inflate of a page it
+// already ballooned, and a deflate of a page it already made Empty, are no-ops.
+// Threads: the device calls in with its own lock held, from the queue handler (the VMM
+// event thread or a vCPU) and from reset (a vCPU or the control thread); never concurrently.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +32,13 @@ class BalloonBackend {
   // device's bitmap of ballooned pages); nullopt for a GFN that is not RAM.
   [[nodiscard]] virtual uint64_t ram_pages() const = 0;
   [[nodiscard]] virtual std::optional<uint64_t> page_index(gmm::Gfn gfn) const = 0;
+  // The inverse of page_index(): the GFN of RAM page `index`. The device needs it only on
+  // reset, to give back every ballooned page. nullopt (the default) means the backend
+  // cannot tell; the device then finds the GFNs by walking the guest's RAM regions.
+  [[nodiscard]] virtual std::optional<gmm::Gfn> gfn_at(uint64_t index) const {
+    (void)index;
+    return std::nullopt;
+  }
 
   // Inflate: the pages go to the balloon (P2M Ballooned); their frames go back to the pool.
   // `guest_keeps_off`: VIRTIO_BALLOON_F_MUST_TELL_HOST was negotiated, the guest will not

@@ -25,6 +25,7 @@ const char* balloon_fault_name(BalloonFault fault) {
     case BalloonFault::kStatsExtraBuffer: return "stats_extra_buffer";
     case BalloonFault::kQueueUnused: return "queue_unused";
     case BalloonFault::kBackendError: return "backend_error";
+    case BalloonFault::kReportReadable: return "report_readable_buffer";
     case BalloonFault::kCount: break;
   }
   return "unknown";

@@ -34,6 +34,7 @@ enum class BalloonFault : uint8_t {
   kStatsExtraBuffer,         // a stats buffer queued while the device held one (old one returned)
   kQueueUnused,              // a notification on a queue the negotiated features do not define
   kBackendError,             // the memory manager refused an inflate, deflate or report
+  kReportReadable,           // device-readable buffer on reporting_vq (ignored; Linux sends writable ones)
   kCount,
 };
 inline constexpr size_t kBalloonFaultKinds = static_cast<size_t>(BalloonFault::kCount);

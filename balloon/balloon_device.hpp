@@ -14,9 +14,15 @@
 // returns it on request_stats() to ask for fresh figures (the host's timer sets the period).
 // Reset (driver reset, guest reboot) returns every ballooned page to the guest.
 //
+// Backend failures (BalloonBackend: an error changed nothing): a failed inflate leaves its
+// pages out of the bitmap, a failed deflate leaves them in; both count kBackendError and
+// the chain is returned as usual. Reset empties the bitmap whatever the backend answers.
+//
 // Threads: queue_notified from the event thread or a vCPU; config access, activate, reset
 // from vCPUs; set_target/request_stats/readers from any thread. One mutex serializes
-// everything that touches the queues, the bitmap or the backend.
+// everything that touches the queues, the bitmap or the backend; the backend and the
+// VirtioInterrupt are called with it held (lock order: transport -> device -> interrupt).
+// The observer and wait_until's predicate run without it and may call back in.
 #pragma once
 
 #include <condition_variable>
@@ -89,14 +95,18 @@ class BalloonDevice final : public dev::VirtioDevice {
   void queue_notified(uint16_t index) override;
 
   // --- Control. Thread: any.
-  // Sets num_pages (clamped to the guest's RAM pages); raises a config interrupt if it
-  // changed and the driver is active. Returns the target set.
+  // Sets num_pages (clamped to the guest's RAM pages and to 2^32 - 1); raises a config
+  // interrupt if it changed and the driver is active. Returns the target set. The target
+  // survives a reset (a rebooted guest's driver reads it at probe).
   uint64_t set_target_pages(uint64_t pages);
   // Returns the held stats buffer to the driver (asks for fresh stats). False if no
   // buffer is held (no statsq, not active, or the driver has not sent one yet).
   bool request_stats();
-  // Called (outside the device lock) after every change of `actual`, the balloon's
-  // size or the stats; for waiters and samplers. Set before the guest starts.
+  // Called (outside the device lock, on the thread that made the change) after every
+  // change of `actual`, the target, the balloon's size, the stats or the activation; for
+  // waiters and samplers. It may call the device, but not the transport: config writes,
+  // activate and reset reach the device with the transport's register lock held. Set
+  // before the guest starts.
   void set_observer(std::function<void()> observer);
 
   [[nodiscard]] BalloonStatus status() const;
@@ -104,7 +114,8 @@ class BalloonDevice final : public dev::VirtioDevice {
   [[nodiscard]] uint64_t actual_pages() const;
   [[nodiscard]] uint64_t balloon_pages() const;
   [[nodiscard]] BalloonCounters counters() const { return counters_.snapshot(); }
-  // Blocks until pred(status()) holds or `timeout_ns` passes; returns the last result.
+  // Blocks until pred(status()) holds or `timeout_ns` (steady clock, not options.clock)
+  // passes; returns the last result. pred runs without the device lock.
   bool wait_until(const std::function<bool(const BalloonStatus&)>& pred, uint64_t timeout_ns) const;
 
   // The bitmap's count is exact; accounting excess within bounds; counters consistent
@@ -113,7 +124,11 @@ class BalloonDevice final : public dev::VirtioDevice {
   [[nodiscard]] const BalloonDeviceOptions& options() const { return options_; }
 
  private:
-  struct Impl;
+  struct Impl;  // balloon_device_impl.hpp
+  // After a change under the lock: wakes wait_until() and calls the observer, unlocked.
+  void finish(std::unique_lock<std::mutex>& lock, bool changed);
+  [[nodiscard]] BalloonStatus status_locked() const;
+
   BalloonBackend& backend_;
   BalloonDeviceOptions options_;
   CounterSet counters_;
