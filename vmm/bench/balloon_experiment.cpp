@@ -26,7 +26,8 @@ void log_step(const BalloonRun& run, size_t nr_steps, const BalloonStepResult& r
                                nr_steps, step_kind_name(r.step.kind()), r.step.guest_percent, mib(r.step.from_bytes),
                                mib(r.step.balloon_bytes));
   if (r.reach_ms) line += log::strf("reached in %.1f ms", *r.reach_ms);
-  else line += log::strf("target not reached in %.0f ms", r.end_ms - r.start_ms);
+  else if (r.timed_out) line += log::strf("target not reached in %.0f ms", r.end_ms - r.start_ms);
+  else line += log::strf("interrupted after %.0f ms", r.end_ms - r.start_ms);
   line += log::strf(", host %.1f -> %.1f MiB", mib(r.host_start_bytes), mib(r.host_end_bytes));
   if (r.released_fraction) line += log::strf(", released within the window %.1f%%", *r.released_fraction * 100);
   if (r.timed_out && r.reach_ms) line += " (host memory never settled: timed out)";

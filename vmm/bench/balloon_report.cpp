@@ -72,7 +72,14 @@ std::string rstrip(std::string s) {
   return s;
 }
 
-std::string percent(double fraction) { return log::strf("%.1f%%", fraction * 100); }
+// One decimal, without the "-0.0" of a tiny negative.
+std::string percent(double fraction) {
+  const double p = fraction * 100;
+  return log::strf("%.1f%%", p > -0.05 && p < 0.05 ? 0.0 : p);
+}
+
+// The first line of a message that may carry log tails after it (those were logged).
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 }  // namespace
 
@@ -134,7 +141,9 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
                               mib(s.host_end_bytes), s.released_fraction ? percent(*s.released_fraction).c_str() : "")) +
              "\n";
     }
-    if (!r.aborted.empty()) out += log::strf("%-5s %3zu      run ended early: %s\n", r.vmm.c_str(), r.run, r.aborted.c_str());
+    if (!r.aborted.empty()) {
+      out += log::strf("%-5s %3zu      run ended early: %s\n", r.vmm.c_str(), r.run, first_line(r.aborted).c_str());
+    }
   }
   out += log::strf(
       "(host MiB: host memory before the target was set, when the balloon reached it, at the step's end;\n"
@@ -165,6 +174,21 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
                      h.released_fraction
                          ? log::strf("%.1f of %.0f", mib_signed(h.released_bytes), mib(h.inflated_bytes)).c_str()
                          : "-");
+  }
+  // The released share is bounded by what was resident: pages the guest never touched
+  // were never backed, and ballooning them frees nothing.
+  for (const auto& v : vmms) {
+    for (const auto& r : runs) {
+      if (r.vmm != v || r.steps.empty()) continue;
+      const BalloonHeadline h = balloon_headline(r);
+      if (r.steps.front().host_start_bytes < h.inflated_bytes) {
+        out += log::strf(
+            "note: %s held %.1f MiB of host memory before the descent, less than the %.0f MiB ballooned: guest\n"
+            "  pages never touched were never resident, so ballooning them releases nothing\n",
+            v.c_str(), mib(r.steps.front().host_start_bytes), mib(h.inflated_bytes));
+      }
+      break;
+    }
   }
   size_t max_runs = 0;
   for (const auto& r : runs) max_runs = std::max(max_runs, r.run);

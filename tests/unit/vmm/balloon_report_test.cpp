@@ -104,17 +104,33 @@ TEST(BalloonReport, SummaryGivesTheHeadlineAndTheRatio) {
   EXPECT_NE(text.find("tide    1         20.0     100.0% 512.0 of 512"), std::string::npos) << text;
   EXPECT_NE(text.find("qemu    1        200.0      25.0% 128.0 of 512"), std::string::npos) << text;
   EXPECT_NE(text.find("tide/qemu: inflate time 0.100, released fraction 4.00\n"), std::string::npos) << text;
+  // Both held more than they ballooned: nothing to warn about.
+  EXPECT_EQ(text.find("note:"), std::string::npos) << text;
+}
+
+TEST(BalloonReport, SummaryNotesWhenTooLittleWasResidentToRelease) {
+  auto runs = two_runs();
+  runs[1].steps[0] = step(1, 0, 512, 200.0, 40, 40);  // a guest that touched nothing
+  runs[1].steps[0].released_fraction = -0.00001;      // ... and a little RSS noise
+  const std::string text = format_balloon_summary(runs, BalloonReportInfo{"100,50,100", 1024 * kMiB, 1000});
+  EXPECT_NE(text.find("note: qemu held 40.0 MiB of host memory before the descent, less than the 512 MiB ballooned"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("note: tide"), std::string::npos) << text;
+  EXPECT_EQ(text.find("-0.0%"), std::string::npos) << text;
+  EXPECT_NE(text.find(" 40.0       40.0       40.0      0.0%\n"), std::string::npos) << text;
 }
 
 TEST(BalloonReport, SummarySaysWhenTheDescentTimedOut) {
   auto runs = two_runs();
   runs[1].steps[0] = step(1, 0, 512, std::nullopt, 1100, 1000);
-  runs[1].aborted = "step 2: sample: QEMU exited";
+  runs[1].aborted = "step 2: sample: QEMU exited\n--- guest console ---\nTIDEGUEST READY";
   const std::string text = format_balloon_summary(runs, BalloonReportInfo{"100,50,100", 1024 * kMiB, 1000});
   EXPECT_NE(text.find("never timeout"), std::string::npos) << text;
   EXPECT_NE(text.find("qemu    1    timed out"), std::string::npos) << text;
   EXPECT_NE(text.find("tide/qemu: inflate time n/a"), std::string::npos) << text;
-  EXPECT_NE(text.find("run ended early: step 2: sample: QEMU exited"), std::string::npos) << text;
+  EXPECT_NE(text.find("run ended early: step 2: sample: QEMU exited\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("TIDEGUEST READY"), std::string::npos) << text;  // the logs were logged, not summed up
 }
 
 TEST(BalloonReport, SummaryOfRepeatedRunsGivesMedians) {
