@@ -48,7 +48,8 @@ std::string balloon_gnuplot_script(const BalloonPlotSpec& spec, const std::strin
   const size_t n = spec.panels.empty() ? 1 : spec.panels.size();
   std::string s;
   s += "# tide bench balloon: balloon target, actual and host memory over time (gnuplot THIS_FILE)\n";
-  s += log::strf("set terminal %s size 1200,%zu font \"sans,10\"\n", terminal.c_str(), 80 + 380 * n);
+  // noenhanced: names such as kvm_pvm are text, not subscripts.
+  s += log::strf("set terminal %s noenhanced size 1200,%zu font \"sans,10\"\n", terminal.c_str(), 80 + 380 * n);
   s += "set output " + quoted(spec.png_path) + "\n";
   s += "set datafile separator \",\"\n";
   s += log::strf("set multiplot layout %zu,1 title %s font \",13\"\n", n, quoted(spec.title).c_str());

@@ -177,6 +177,7 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
   }
   // The released share is bounded by what was resident: pages the guest never touched
   // were never backed, and ballooning them frees nothing.
+  bool too_little_resident = false;
   for (const auto& v : vmms) {
     for (const auto& r : runs) {
       if (r.vmm != v || r.steps.empty()) continue;
@@ -186,6 +187,7 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
             "note: %s held %.1f MiB of host memory before the descent, less than the %.0f MiB ballooned: guest\n"
             "  pages never touched were never resident, so ballooning them releases nothing\n",
             v.c_str(), mib(r.steps.front().host_start_bytes), mib(h.inflated_bytes));
+        too_little_resident = true;
       }
       break;
     }
@@ -212,8 +214,9 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
                 ? log::strf("%.3f", *tide->inflate_ms / *qemu->inflate_ms)
                 : std::string("n/a (a descent step never reached its target)");
     line += ", released fraction ";
-    line += tide->released && qemu->released && *qemu->released > 0 ? log::strf("%.2f", *tide->released / *qemu->released)
-                                                                     : std::string("n/a");
+    if (too_little_resident) line += "n/a (too little was resident, see the notes)";
+    else if (tide->released && qemu->released && *qemu->released > 0) line += log::strf("%.2f", *tide->released / *qemu->released);
+    else line += "n/a";
     if (max_runs > 1) line += " (medians over the runs)";
     out += line + "\n";
   }
@@ -242,7 +245,6 @@ Result<BalloonReportFiles> write_balloon_report(const std::string& dir, const st
   BalloonPlotSpec spec;
   spec.csv_path = fs::absolute(files.samples_csv, ec).string();
   spec.png_path = fs::absolute(files.png, ec).string();
-  std::string accels;
   double t_max_ms = 1000, y_max = mib(info.memory_bytes);
   for (const auto& v : vmms_of(runs)) {
     const BalloonRun* first = nullptr;
@@ -257,10 +259,9 @@ Result<BalloonReportFiles> write_balloon_report(const std::string& dir, const st
       pool = pool || p.sample.pool_free_bytes > 0;
     }
     spec.panels.push_back({v, first->run, v + " (" + (first->accel.empty() ? "?" : first->accel) + "): " + host_meaning(v), pool});
-    accels += (accels.empty() ? "" : ", ") + v + " " + (first->accel.empty() ? "?" : first->accel);
   }
-  spec.title = log::strf("virtio-balloon, %.0f MiB guest (tideguest serve), schedule %s %% of RAM; %s",
-                         mib(info.memory_bytes), info.schedule.c_str(), accels.c_str());
+  spec.title = log::strf("virtio-balloon, %.0f MiB guest (tideguest serve), schedule %s (%% of RAM the guest keeps)",
+                         mib(info.memory_bytes), info.schedule.c_str());
   spec.t_max_s = t_max_ms / 1000.0 * 1.02;
   spec.y_max_mib = y_max * 1.08;
   if (auto st = plot_balloon_png(spec, (d / "balloon.gp").string(), (d / "gnuplot.log").string()); !st) {
