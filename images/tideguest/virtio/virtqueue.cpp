@@ -104,6 +104,12 @@ int Virtqueue::submit_raw(const virtq_desc* descriptors, size_t count) {
   return ids[0];
 }
 
+void Virtqueue::bump_avail_index(uint16_t delta) {
+  const uint16_t idx = avail_->idx;
+  *static_cast<volatile uint16_t*>(&avail_->idx) = static_cast<uint16_t>(idx + delta);
+  full_fence();
+}
+
 bool Virtqueue::take_used(uint32_t* id, uint32_t* length) {
   const uint16_t used_idx = *static_cast<volatile uint16_t*>(&used_->idx);
   if (used_idx == last_used_) return false;

@@ -53,6 +53,9 @@ class Virtqueue {
   // chain. An id that is not an outstanding chain head is still returned (the caller
   // decides what a device bug means) but frees nothing.
   bool take_used(uint32_t* id, uint32_t* length);
+  // Moves the available index by `delta` without publishing anything (hostile tests only:
+  // a device must treat it as a fatal driver error; the queue is unusable until reset).
+  void bump_avail_index(uint16_t delta);
   // Whether `id` is the head of a chain the device still holds.
   bool outstanding(uint32_t id) const { return id < size_ && chain_length_[id] != 0; }
   uint16_t free_descriptors() const { return num_free_; }
