@@ -9,6 +9,7 @@
 #include "dev/pci.hpp"
 #include "dev/serial.hpp"
 #include "dev/wait.hpp"
+#include "kernel/balloon_commands.hpp"
 #include "kernel/boot_info.hpp"
 #include "kernel/memfill.hpp"
 #include "kernel/memtouch.hpp"
@@ -71,6 +72,7 @@ CommandResult cmd_info() {
   kprintf("info: boot_us=%lu init_us=%lu emulated_us=%lu modules=%zu cmdline=\"%s\"\n",
           g_boot_facts.boot_us, g_boot_facts.init_us, g_boot_facts.native_entry_us,
           bi.module_count(), bi.cmdline());
+  balloon_info_line();
   return CommandResult::kOk;
 }
 
@@ -209,7 +211,8 @@ CommandResult cmd_read() {
   for (;;) {
     char c = 0;
     if (!dev::serial_try_getc(&c)) {
-      dev::wait_us(1000);
+      const uint64_t due_us = dev::run_idle_hook();  // a service point while idle
+      dev::wait_us(due_us < 1000 ? static_cast<uint32_t>(due_us) : 1000);
       continue;
     }
     if (c == '\n' || c == '\r') break;
@@ -255,6 +258,11 @@ CommandResult run_command(Text command) {
   if (name == Text("sleep")) return cmd_sleep(args);
   if (name == Text("mmcheck")) return cmd_mmcheck();
   if (name == Text("read")) return cmd_read();
+  if (name == Text("balloon")) return cmd_balloon(args);
+  if (name == Text("serve")) return cmd_serve(args);
+  if (name == Text("memhold")) return cmd_memhold(args);
+  if (name == Text("memdrop")) return cmd_memdrop(args);
+  if (name == Text("memfrag")) return cmd_memfrag(args);
   if (name == Text("fault")) {
     // Test hook for the exception path: a read far above any mapping (#PF, exit 0x7f).
     return *reinterpret_cast<volatile uint64_t*>(0x7fff00000000ull) ? CommandResult::kOk

@@ -1,7 +1,9 @@
 // The commands of the script language (see README.md for the reference):
 //   echo TEXT | info | pci | rng N | memtouch SIZE [seq|rand] [PASSES] [keep] |
 //   memfill SIZE [SEED] | hookrelease STRIDE [COUNT] | memzap STRIDE [nomark] |
-//   memverify [nowrite] | memfree | sleep MS | mmcheck | read | fault | exit N
+//   memverify [nowrite] | memfree | sleep MS | mmcheck | read | fault | exit N |
+//   balloon [wait [MS] | report | compact | hostile [SEL]] | serve [MS] |
+//   memhold SIZE | memdrop | memfrag SIZE
 // A command that fails prints "tideguest: <command>: <reason>" and the VM ends with
 // status 1; an unknown command ends it with status 2.
 #pragma once

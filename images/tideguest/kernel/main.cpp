@@ -16,6 +16,7 @@
 #include "dev/debug_exit.hpp"
 #include "dev/serial.hpp"
 #include "dev/wait.hpp"
+#include "kernel/balloon_commands.hpp"
 #include "kernel/boot_info.hpp"
 #include "kernel/commands.hpp"
 #include "kernel/script.hpp"
@@ -115,6 +116,8 @@ extern "C" [[noreturn]] void tg_kernel_main(uint32_t start_info_paddr) {
   facts.boot_us = dev::tsc_delta_to_ns(arch::rdtsc() - boot_entry_tsc) / 1000;
   facts.native_entry_us = dev::tsc_delta_to_ns(native_tsc - boot_entry_tsc) / 1000;
   facts.init_us = dev::tsc_delta_to_ns(init_done_tsc - boot_entry_tsc) / 1000;
+  // After the boot line: probing PCI costs configuration-space exits.
+  balloon_boot(bi.cmdline());
 
   run_script(find_script(bi.cmdline()));
 }

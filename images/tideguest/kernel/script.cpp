@@ -2,6 +2,7 @@
 #include "kernel/script.hpp"
 
 #include "dev/debug_exit.hpp"
+#include "kernel/balloon_commands.hpp"
 #include "kernel/commands.hpp"
 #include "lib/format.hpp"
 
@@ -42,6 +43,7 @@ void run_script(lib::Text script) {
     lib::Text command = script.substr(0, end).trimmed();
     script = script.substr(end < script.size() ? end + 1 : end);
     if (command.empty()) continue;
+    balloon_between_commands();
     kprintf("> %.*s\n", static_cast<int>(command.size()), command.data());
     switch (run_command(command)) {
       case CommandResult::kOk:
