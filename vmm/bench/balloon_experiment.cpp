@@ -91,13 +91,27 @@ Result<BalloonRun> run_balloon_experiment(BalloonSubject& subject, const Balloon
     return *s;
   };
 
-  auto baseline = take(0);
-  if (!baseline) {
-    run.aborted = baseline.error().message();
-    subject.stop();
-    return run;
+  // The baseline (step 0): a guest just booted may still be giving memory back (free
+  // page reporting), so the first step waits until host memory is at rest, as every
+  // later step starts from the previous one's rest.
+  BalloonStepTracker baseline(0, BalloonStep{}, 0, 0, timing);
+  uint64_t host_last = 0;
+  for (;;) {
+    auto s = take(0);
+    if (!s) {
+      run.aborted = prefixed(s.error(), "baseline").message();
+      log::error("%s: run ended early: %s", run.vmm.c_str(), run.aborted.c_str());
+      subject.stop();
+      return run;
+    }
+    host_last = s->host_bytes;
+    if (baseline.observe(last_sample_ms, *s)) break;
+    clock.sleep_ms(last_sample_ms + timing.poll_ms - (clock.now_ms() - t0));
   }
-  uint64_t host_last = baseline->host_bytes;
+  if (baseline.result().timed_out) {
+    log::warn("%s: balloon not empty or host memory still moving after %.0f ms; starting the schedule anyway",
+              run.vmm.c_str(), last_sample_ms);
+  }
   for (size_t i = 0; i < schedule.steps.size() && run.aborted.empty(); ++i) {
     const BalloonStep& step = schedule.steps[i];
     const double start_ms = clock.now_ms() - t0;

@@ -28,7 +28,7 @@ class ExperimentClock {
 
 struct BalloonPoint {
   double t_ms = 0;  // since the first target was set
-  size_t step = 0;  // 0: the baseline before the first step; then 1-based
+  size_t step = 0;  // 0: the baseline before the first step (until at rest); then 1-based
   BalloonSample sample;
 };
 
@@ -58,8 +58,9 @@ struct BalloonHeadline {
 };
 [[nodiscard]] BalloonHeadline balloon_headline(const BalloonRun& run);
 
-// Starts `subject` with `config`, runs `schedule`, stops the subject. Logs one info line
-// per step. Errors: start() failed (nothing to report). A failure later (set_target or
+// Starts `subject` with `config`, samples (step 0) until the balloon is empty and host
+// memory at rest as a step's end is defined (at most step_timeout_ms), runs `schedule`,
+// stops the subject. Logs one info line per step. Errors: start() failed (nothing to report). A failure later (set_target or
 // sample) ends the run early, with what was measured so far and `aborted` saying why.
 [[nodiscard]] Result<BalloonRun> run_balloon_experiment(BalloonSubject& subject, const BalloonSubjectConfig& config,
                                                         const BalloonSchedule& schedule, const BalloonTiming& timing,

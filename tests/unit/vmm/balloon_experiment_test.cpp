@@ -35,7 +35,7 @@ class FakeSubject final : public BalloonSubject {
     if (fail_start) return make_error(std::errc::no_such_device, "no balloon");
     memory_ = config.memory_bytes;
     started_ = true;
-    last_ms_ = clock_.now_ms();
+    last_ms_ = started_ms_ = clock_.now_ms();
     return ok();
   }
   Status set_target(uint64_t balloon_bytes) override {
@@ -52,6 +52,7 @@ class FakeSubject final : public BalloonSubject {
     s.target_bytes = target_;
     s.actual_bytes = actual_;
     s.host_bytes = memory_ - static_cast<uint64_t>(static_cast<double>(actual_) * released_share);
+    if (clock_.now_ms() < started_ms_ + reporting_ms) s.host_bytes += reporting_bytes;
     s.pool_free_bytes = memory_ - s.host_bytes;
     return s;
   }
@@ -64,6 +65,9 @@ class FakeSubject final : public BalloonSubject {
   uint64_t max_balloon = UINT64_MAX;
   double released_share = 1.0;
   double sample_cost_ms = 1;
+  // Host memory the guest still holds after boot and gives back at reporting_ms.
+  uint64_t reporting_bytes = 0;
+  double reporting_ms = 0;
   bool fail_start = false;
   int fail_at_sample = -1;
   int starts = 0, stops = 0, samples = 0;
@@ -81,7 +85,7 @@ class FakeSubject final : public BalloonSubject {
   FakeClock& clock_;
   bool started_ = false;
   uint64_t memory_ = 0, target_ = 0, actual_ = 0;
-  double last_ms_ = 0;
+  double last_ms_ = 0, started_ms_ = 0;
 };
 
 BalloonSchedule schedule(const char* text) {
@@ -184,6 +188,40 @@ TEST(BalloonExperiment, ATimedOutStepIsRecordedAndTheRunGoesOn) {
   EXPECT_FALSE(h.released_fraction);
 }
 
+TEST(BalloonExperiment, TheFirstStepWaitsUntilHostMemoryIsAtRest) {
+  FakeClock clock;
+  FakeSubject subject(clock);
+  subject.reporting_bytes = 900 * kMiB;  // given back 200 ms after boot
+  subject.reporting_ms = 200;
+  auto run = run_balloon_experiment(subject, config(), schedule("75"), BalloonTiming{}, clock);
+  ASSERT_TRUE(run);
+  ASSERT_EQ(run->steps.size(), 1u);
+  // The step starts from rest: the memory given back before it is not counted as released.
+  EXPECT_EQ(run->steps[0].host_start_bytes, kGiB);
+  EXPECT_GE(run->steps[0].start_ms, 200 + 300);
+  ASSERT_TRUE(run->steps[0].released_fraction);
+  EXPECT_DOUBLE_EQ(*run->steps[0].released_fraction, 1.0);
+  EXPECT_EQ(run->points.front().sample.host_bytes, kGiB + 900 * kMiB);
+  for (const auto& p : run->points) {
+    if (p.t_ms < run->steps[0].start_ms) {
+      EXPECT_EQ(p.step, 0u);
+    }
+  }
+}
+
+TEST(BalloonExperiment, ABaselineFailureEndsTheRunBeforeAnyTarget) {
+  FakeClock clock;
+  FakeSubject subject(clock);
+  subject.fail_at_sample = 3;
+  auto run = run_balloon_experiment(subject, config(), schedule("75"), BalloonTiming{}, clock);
+  ASSERT_TRUE(run);
+  EXPECT_NE(run->aborted.find("baseline: sample: VMM gone"), std::string::npos) << run->aborted;
+  EXPECT_EQ(run->points.size(), 2u);
+  EXPECT_TRUE(run->steps.empty());
+  EXPECT_TRUE(subject.targets.empty());
+  EXPECT_EQ(subject.stops, 1);
+}
+
 TEST(BalloonExperiment, AFailedStartIsAnErrorAndStopsTheSubject) {
   FakeClock clock;
   FakeSubject subject(clock);
@@ -198,11 +236,14 @@ TEST(BalloonExperiment, AFailedStartIsAnErrorAndStopsTheSubject) {
 TEST(BalloonExperiment, ASampleFailureEndsTheRunWithWhatWasMeasured) {
   FakeClock clock;
   FakeSubject subject(clock);
-  subject.fail_at_sample = 20;  // during the first step (256 ms at 5 ms polls)
+  // The baseline takes 51 samples (300 ms quiet at 6 ms a sample); the first step
+  // needs 43 to reach its target: sample 70 is in the middle of it.
+  subject.fail_at_sample = 70;
   auto run = run_balloon_experiment(subject, config(), schedule("75,50"), BalloonTiming{}, clock);
   ASSERT_TRUE(run);
   EXPECT_NE(run->aborted.find("step 1: sample: VMM gone"), std::string::npos) << run->aborted;
-  EXPECT_EQ(run->points.size(), 19u);
+  EXPECT_EQ(run->points.size(), 69u);
+  EXPECT_EQ(run->points.back().step, 1u);
   ASSERT_EQ(run->steps.size(), 1u);  // the interrupted step, neither settled nor timed out
   EXPECT_FALSE(run->steps[0].settled);
   EXPECT_FALSE(run->steps[0].timed_out);
