@@ -29,7 +29,10 @@ void log_step(const BalloonRun& run, size_t nr_steps, const BalloonStepResult& r
   else if (r.timed_out) line += log::strf("target not reached in %.0f ms", r.end_ms - r.start_ms);
   else line += log::strf("interrupted after %.0f ms", r.end_ms - r.start_ms);
   line += log::strf(", host %.1f -> %.1f MiB", mib(r.host_start_bytes), mib(r.host_end_bytes));
-  if (r.released_fraction) line += log::strf(", released within the window %.1f%%", *r.released_fraction * 100);
+  if (r.released_fraction) {
+    const double p = *r.released_fraction * 100;
+    line += log::strf(", released within the window %.1f%%", p > -0.05 && p < 0.05 ? 0.0 : p);
+  }
   if (r.timed_out && r.reach_ms) line += " (host memory never settled: timed out)";
   if (r.timed_out) log::warn("%s", line.c_str());
   else log::info("%s", line.c_str());

@@ -141,9 +141,9 @@ Status QemuBalloonSubject::start(const BalloonSubjectConfig& config) {
 }
 
 Status QemuBalloonSubject::wait_for_guest(QmpClient::Clock::time_point deadline) {
-  // tideguest echoes each command before running it, so "> serve" after READY means the
-  // driver is being brought up; it reads the device's config then, so a target set from
-  // here on is not missed.
+  // tideguest probes the balloon right after READY and echoes each command before running
+  // it; serve then prints "balloon: reached target=0 actual=0" (the empty balloon it
+  // starts at), so that line after "> serve" means the driver is up and following.
   std::string last = options_.guest_script.substr(options_.guest_script.rfind(';') + 1);
   while (!last.empty() && last.front() == ' ') last.erase(0, 1);
   while (!last.empty() && last.back() == ' ') last.pop_back();
@@ -158,7 +158,9 @@ Status QemuBalloonSubject::wait_for_guest(QmpClient::Clock::time_point deadline)
                                     "qemu: this tideguest does not know `" + command +
                                         "` (without `serve` it has no balloon driver: rebuild it)"));
       }
-      if (console.find(echo, ready) != std::string::npos) break;
+      if (const size_t at = console.find(echo, ready); at != std::string::npos) {
+        if (command != "serve" || console.find("balloon: reached", at) != std::string::npos) break;
+      }
     }
     if (!qemu_.running()) {
       return with_logs(make_error(std::errc::no_such_process,
