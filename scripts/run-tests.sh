@@ -18,6 +18,8 @@ done
 scripts/setup.sh "${setup_args[@]}"
 images/linux/prepare.sh "$build/images/linux"
 scripts/libvirt-ch.sh "$build/libvirt-ch"
+# The libFuzzer targets, in their own clang tree (build-fuzz/); any finding fails the run.
+scripts/fuzz.sh 30
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
