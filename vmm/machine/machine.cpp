@@ -46,7 +46,9 @@ Machine::~Machine() {
   if (vm_) {
     vm_->request_stop(VmExit{VmExit::Kind::stopped, 0, "machine destroyed"});
     vm_->wait();
+    balloon_controller_.reset();  // no more stats requests or targets from the timer
     rng_transport_.reset();
+    balloon_transport_.reset();
     pci_.reset();  // unmaps BARs: the transports go, releasing MSI routes and doorbells
     // KVM waits for its async page-fault workers when the VM is destroyed; one blocked on
     // a fault that can no longer be served (pool exhausted) would hang us: release them.
@@ -100,6 +102,23 @@ Status Machine::add_pci_devices() {
     TIDE_TRY_ASSIGN(transport, dev::VirtioPciDevice::create(rng_, memory_, vm.interrupts(), vm.doorbells()));
     rng_transport_ = transport;
     TIDE_TRY(pci_->add_device(transport));
+  }
+  if (config_.balloon) {
+    if (!guest_mm_) return make_error(std::errc::invalid_argument, "the balloon needs tide's memory backend");
+    const MachineBalloon& b = *config_.balloon;
+    if (b.initial_target_bytes > config_.vm.memory_bytes) {
+      return make_error(std::errc::invalid_argument, "the balloon's initial size is larger than the guest's memory");
+    }
+    balloon_backend_ = std::make_unique<GuestBalloonBackend>(*guest_mm_);
+    balloon::BalloonDeviceOptions o;
+    o.features = b.features;
+    o.name = config_.vm.name + ": balloon";
+    balloon_ = std::make_shared<balloon::BalloonDevice>(*balloon_backend_, o);
+    (void)balloon_->set_target_pages(b.initial_target_bytes >> gmm::kPageShift);
+    TIDE_TRY_ASSIGN(transport, dev::VirtioPciDevice::create(balloon_, memory_, vm.interrupts(), vm.doorbells()));
+    balloon_transport_ = transport;
+    TIDE_TRY(pci_->add_device(transport));
+    balloon_controller_ = std::make_unique<BalloonController>(*balloon_, *manager_, b.control);
   }
   return ok();
 }

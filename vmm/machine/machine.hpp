@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 
+#include "balloon/balloon_device.hpp"
 #include "devices/pci/pci_root.hpp"
 #include "devices/serial/uart_8250.hpp"
 #include "devices/virtio/rng.hpp"
@@ -20,7 +21,9 @@
 #include "guestmm/pool.hpp"
 #include "vmm/boot/pvh_boot.hpp"
 #include "vmm/kvm/system.hpp"
+#include "vmm/machine/balloon_controller.hpp"
 #include "vmm/machine/event_loop.hpp"
+#include "vmm/machine/guest_balloon_backend.hpp"
 #include "vmm/machine/vm.hpp"
 
 namespace tide::vmm {
@@ -31,10 +34,19 @@ struct MachineMemory {
   const gmm::Pool* flat_pool = nullptr;   // debug baseline: a flat memfd view the kernel faults
 };
 
+// The virtio-balloon device of a machine.
+struct MachineBalloon {
+  balloon::BalloonFeatures features;
+  uint64_t initial_target_bytes = 0;  // balloon size asked for at boot (RAM - <currentMemory>)
+  BalloonControllerOptions control;   // stats period, auto mode
+};
+
 struct MachineConfig {
   VmConfig vm;
   KernelBoot boot;
   bool rng = true;
+  // The virtio-balloon device (needs tide's allocator); nullopt: none.
+  std::optional<MachineBalloon> balloon;
   bool test_hooks = false;  // the test-hook port (devices/platform/test_hooks.hpp)
   // Receives the guest's serial output (called on vCPU threads, with the UART locked:
   // it must not call back into the machine).
@@ -65,6 +77,9 @@ class Machine {
   [[nodiscard]] const BootReport& boot_report() const { return boot_report_; }
   [[nodiscard]] const dev::VirtioRng* rng() const { return rng_.get(); }
   [[nodiscard]] const dev::VirtioPciDevice* rng_transport() const { return rng_transport_.get(); }
+  // The balloon device and its controller (null without one). Thread: any.
+  [[nodiscard]] balloon::BalloonDevice* balloon() { return balloon_.get(); }
+  [[nodiscard]] BalloonController* balloon_controller() { return balloon_controller_.get(); }
 
  private:
   Machine(MachineConfig config) : config_(std::move(config)) {}
@@ -81,6 +96,10 @@ class Machine {
   std::shared_ptr<dev::PciRoot> pci_;
   std::shared_ptr<dev::VirtioRng> rng_;
   std::shared_ptr<dev::VirtioPciDevice> rng_transport_;
+  std::unique_ptr<GuestBalloonBackend> balloon_backend_;  // outlives the device
+  std::shared_ptr<balloon::BalloonDevice> balloon_;
+  std::shared_ptr<dev::VirtioPciDevice> balloon_transport_;
+  std::unique_ptr<BalloonController> balloon_controller_;
   BootReport boot_report_;
 };
 
