@@ -1,6 +1,7 @@
 #include "vmm/host/guest.hpp"
 
 #include "guestmm/base/log.hpp"
+#include "vmm/host/balloon_setup.hpp"
 
 namespace tide::vmm {
 namespace {
@@ -55,6 +56,8 @@ Status Guest::boot() {
   mc.boot.cmdline = cfg.cmdline;
   mc.boot.initrd_path = cfg.initrd;
   mc.rng = cfg.rng;
+  TIDE_TRY_ASSIGN(balloon, machine_balloon(cfg));
+  mc.balloon = balloon;
   ConsoleBuffer* console = console_.get();
   mc.console = [console](std::span<const uint8_t> bytes) { console->write(bytes); };
   if (mc.boot.kernel_path.empty()) {
@@ -149,8 +152,29 @@ GuestInfo Guest::info() const {
   i.boots = boots_;
   i.last_exit = last_exit_;
   if (machine_ && machine_->guest_memory()) i.memory = machine_->guest_memory()->stats();
+  if (machine_ && machine_->balloon()) i.balloon = machine_->balloon()->status();
   i.console_bytes = console_->total();
   return i;
+}
+
+Result<uint64_t> Guest::set_balloon(uint64_t bytes) {
+  std::lock_guard l(mutex_);
+  const uint64_t memory = gmm::align_up(config_.memory_bytes, gmm::kPageSize);
+  if (bytes > memory) {
+    return make_error(std::errc::invalid_argument,
+                      log::strf("%s: a balloon of %llu MiB is larger than the guest's memory (%llu MiB)", name_.c_str(),
+                                static_cast<unsigned long long>(bytes >> 20), static_cast<unsigned long long>(memory >> 20)));
+  }
+  if (!config_.balloon.enabled) {
+    return make_error(std::errc::operation_not_supported, name_ + " has no balloon device (memballoon model='none')");
+  }
+  const uint64_t pages = bytes >> gmm::kPageShift;
+  if (machine_ && (state_ == GuestState::running || state_ == GuestState::paused)) {
+    if (!machine_->balloon()) return make_error(std::errc::operation_not_supported, name_ + " runs without a balloon device");
+    return machine_->balloon()->set_target_pages(pages) << gmm::kPageShift;
+  }
+  config_.current_memory_bytes = memory - (pages << gmm::kPageShift);
+  return pages << gmm::kPageShift;
 }
 
 bool Guest::owns(const gmm::GuestMm* mm) const {

@@ -31,6 +31,7 @@ struct GuestInfo {
   uint64_t boots = 0;
   std::optional<VmExit> last_exit;  // how it last ended
   std::optional<gmm::GuestMmStats> memory;  // while it has memory
+  std::optional<balloon::BalloonStatus> balloon;  // while it runs with a balloon device
   uint64_t console_bytes = 0;
 };
 
@@ -59,6 +60,11 @@ class Guest {
   // stop() then boot() with the same definition.
   [[nodiscard]] Status reboot();
   [[nodiscard]] GuestInfo info() const;
+  // Sets the balloon's size (bytes, rounded down to 4 KiB pages, at most the guest's
+  // memory). Running: the device's target moves now; defined but not running: the
+  // definition's current memory changes (the next boot starts there). Returns the size set.
+  // Errors: no balloon (errc::operation_not_supported), size above memory (invalid_argument).
+  [[nodiscard]] Result<uint64_t> set_balloon(uint64_t bytes);
   [[nodiscard]] std::string console(uint64_t from, uint64_t* next) const { return console_->read(from, next); }
   // The guest's memory under the allocator while it runs (for fault-error routing).
   [[nodiscard]] bool owns(const gmm::GuestMm* mm) const;

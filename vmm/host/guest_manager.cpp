@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "guestmm/base/log.hpp"
+#include "vmm/host/balloon_setup.hpp"
 #include "vmm/kvm/vm_fd.hpp"
 #include "vmm/machine/layout.hpp"
 
@@ -71,6 +72,7 @@ Result<GuestInfo> GuestManager::define(GuestConfig config) {
   if (config.current_memory_bytes && *config.current_memory_bytes > config.memory_bytes) {
     return make_error(std::errc::invalid_argument, config.name + ": currentMemory is larger than memory");
   }
+  if (auto balloon = machine_balloon(config); !balloon) return balloon.error();
   Guest::Env env{kvm_.get(), memory_.get(), events_, options_.default_kernel};
   auto guest = std::make_shared<Guest>(std::move(config), std::move(env));
   std::lock_guard l(mutex_);
@@ -114,6 +116,11 @@ Status GuestManager::remove(const std::string& name) {
   }
   g.reset();  // stops it (outside the lock: this can take a moment)
   return ok();
+}
+
+Result<uint64_t> GuestManager::set_balloon(const std::string& name, uint64_t bytes) {
+  TIDE_TRY_ASSIGN(g, find(name));
+  return g->set_balloon(bytes);
 }
 
 Result<GuestInfo> GuestManager::info(const std::string& name) const {

@@ -46,6 +46,8 @@ class GuestManager {
   [[nodiscard]] Status remove(const std::string& name);
 
   [[nodiscard]] Result<GuestInfo> info(const std::string& name) const;
+  // Guest::set_balloon.
+  [[nodiscard]] Result<uint64_t> set_balloon(const std::string& name, uint64_t bytes);
   [[nodiscard]] std::vector<GuestInfo> list() const;
   [[nodiscard]] Result<std::string> console(const std::string& name, uint64_t from, uint64_t* next) const;
 
