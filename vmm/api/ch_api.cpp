@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "guestmm/base/log.hpp"
+#include "vmm/api/balloon_json.hpp"
 #include "vmm/api/ch_config.hpp"
 #include "vmm/api/guest_json.hpp"
 
@@ -86,11 +87,17 @@ HttpResponse serve(const ChApiContext& ctx, ChState& st, const HttpRequest& r, b
       mem = {{"resident_bytes", s.resident_frames * gmm::kPageSize}, {"faults", s.faults},
              {"fault_around", s.fault_around}, {"frames_released", s.frames_released}};
     }
-    return json_ok(json::object{{"memory", std::move(mem)}});
+    json::object out{{"memory", std::move(mem)}};
+    if (info->balloon) out["balloon"] = balloon_counters_json(info->balloon->counters);
+    return json_ok(out);
   }
   if (call == "vm.balloon-stats") {
     if (!get) return not_allowed();
-    return json_error(501, "balloon statistics are not available yet: tide has no virtio-balloon device in this version");
+    auto info = g.info(kVm);
+    if (!info) return error_response(info.error());
+    if (!info->balloon) return json_error(409, "the VM is not running with a balloon device");
+    const uint64_t rss = info->memory ? info->memory->resident_frames * gmm::kPageSize : 0;
+    return json_ok(dommemstat_json(*info->balloon, rss));
   }
   if (!put) return call.rfind("vm.", 0) == 0 ? not_allowed() : json_error(404, "no such route: " + r.target);
   if (call == "vm.boot") return action(g.boot(kVm));
@@ -111,8 +118,14 @@ HttpResponse serve(const ChApiContext& ctx, ChState& st, const HttpRequest& r, b
     const json::object& o = v.as_object();
     if (o.contains("desired_ram")) return json_error(501, "vm.resize: tide has no memory hotplug (desired_ram)");
     if (o.contains("desired_vcpus")) return json_error(501, "vm.resize: tide has no vCPU hotplug (desired_vcpus)");
-    if (o.contains("desired_balloon")) {
-      return json_error(501, "vm.resize: the balloon is not available yet in this version of tide (desired_balloon)");
+    if (const json::value* b = o.if_contains("desired_balloon")) {
+      if (o.size() != 1) return json_error(400, "vm.resize: desired_balloon cannot be combined with other fields");
+      uint64_t bytes = 0;
+      if (b->is_uint64()) bytes = b->as_uint64();
+      else if (b->is_int64() && b->as_int64() >= 0) bytes = static_cast<uint64_t>(b->as_int64());
+      else return json_error(400, "vm.resize: desired_balloon must be a number of bytes");
+      auto set = g.set_balloon(kVm, bytes);
+      return action(set ? ok() : Status(set.error()));
     }
     return json_error(400, "vm.resize: nothing to resize");
   }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "guestmm/base/log.hpp"
+#include "vmm/api/balloon_json.hpp"
 #include "vmm/cli/size.hpp"
 
 namespace tide::vmm::api {
@@ -143,6 +144,8 @@ Result<GuestConfig> guest_config_from_json(std::string_view body) {
   return c;
 }
 
+Result<uint64_t> json_size(const json::value& v, const std::string& key) { return get_size(v, key, false); }
+
 json::object guest_info_json(const GuestInfo& i) {
   json::object o;
   const GuestConfig& c = i.config;
@@ -172,6 +175,7 @@ json::object guest_info_json(const GuestInfo& i) {
                    {"window_remaps", s.window_remaps},
                    {"hot_reuses", s.hot_reuses}};
   }
+  if (i.balloon) o["balloon"] = balloon_json(*i.balloon, i.memory ? i.memory->resident_frames * gmm::kPageSize : 0);
   const char* kinds[] = {"stdio", "pty", "file", "null"};
   json::object console{{"kind", kinds[static_cast<int>(c.console.kind)]}, {"bytes", i.console_bytes}};
   if (!c.console.path.empty()) console["path"] = c.console.path;

@@ -24,6 +24,8 @@ namespace tide::vmm::api {
 
 [[nodiscard]] Result<GuestConfig> guest_config_from_json(std::string_view body);
 [[nodiscard]] boost::json::object guest_info_json(const GuestInfo& info);
+// A size: bytes as a number, or a string with a unit ("512M"); errors name `key`.
+[[nodiscard]] Result<uint64_t> json_size(const boost::json::value& v, const std::string& key);
 [[nodiscard]] boost::json::object pool_json(const gmm::PoolStats& pool);
 // The HTTP status for an error from the guest manager (404 unknown guest, 409 conflict...).
 [[nodiscard]] unsigned http_status_for(const Error& error);

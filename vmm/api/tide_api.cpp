@@ -7,6 +7,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "guestmm/base/log.hpp"
+#include "vmm/api/balloon_json.hpp"
 #include "vmm/api/guest_json.hpp"
 #include "vmm/config/domain_xml.hpp"
 #include "vmm/kvm/host_kind.hpp"
@@ -61,6 +62,37 @@ HttpResponse guest_answer(GuestManager& g, const std::string& name, Status st, u
   auto info = g.info(name);
   if (!info) return error_response(info.error());
   return json_ok(guest_info_json(*info), ok_status);
+}
+
+// GET: the balloon's status, counters and the guest's statistics. PUT/POST {"size": S} or
+// {"current_memory": S}: moves the target (or, for a guest that is not running, its
+// definition's current memory); answers like GET.
+HttpResponse serve_balloon(GuestManager& g, const std::string& name, const HttpRequest& r) {
+  auto info = g.info(name);
+  if (!info) return error_response(info.error());
+  if (r.method == "PUT" || r.method == "POST") {
+    auto bytes = balloon_size_from_json(r.body, info->config.memory_bytes);
+    if (!bytes) return json_error(400, bytes.error().message());
+    if (auto set = g.set_balloon(name, *bytes); !set) return error_response(set.error());
+    info = g.info(name);
+    if (!info) return error_response(info.error());
+  } else if (r.method != "GET") {
+    return json_error(405, "method " + r.method + " is not allowed on " + r.target);
+  }
+  if (!info->balloon) {
+    const uint64_t memory = info->config.memory_bytes;
+    const uint64_t current = info->config.current_memory_bytes.value_or(memory);
+    return json_ok(json::object{{"active", false},
+                                {"state", guest_state_name(info->state)},
+                                {"ram_bytes", memory},
+                                {"target_bytes", memory - current},
+                                {"enabled", info->config.balloon.enabled}});
+  }
+  const uint64_t rss = info->memory ? info->memory->resident_frames * gmm::kPageSize : 0;
+  json::object o = balloon_json(*info->balloon, rss);
+  o["state"] = guest_state_name(info->state);
+  o["enabled"] = true;
+  return json_ok(o);
 }
 
 HttpResponse serve(const TideApiContext& ctx, const HttpRequest& r, bool* shutdown) {
@@ -128,6 +160,7 @@ HttpResponse serve(const TideApiContext& ctx, const HttpRequest& r, bool* shutdo
     if (!text) return error_response(text.error());
     return json_ok(json::object{{"text", *text}, {"next", next}});
   }
+  if (verb == "balloon") return serve_balloon(g, name, r);
   if (m != "PUT" && m != "POST") return not_allowed();
   if (verb == "boot") return guest_answer(g, name, g.boot(name));
   if (verb == "pause") return guest_answer(g, name, g.pause(name));

@@ -1,0 +1,29 @@
+// JSON forms of a guest's balloon for tide's API and the CH-compatible API: the device's
+// status, tide's counters, and the guest's statistics under libvirt's `virsh dommemstat`
+// names (KiB except the counts; last_update in seconds since the epoch).
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <cstdint>
+#include <string_view>
+
+#include "balloon/balloon_device.hpp"
+#include "guestmm/base/error.hpp"
+
+namespace tide::vmm::api {
+
+// {"target_bytes", "actual_bytes", "balloon_bytes", "ram_bytes", "active", "features": [...],
+//  "stats": dommemstat, "counters": {...}}. `rss_bytes`: host memory backing the guest.
+[[nodiscard]] boost::json::object balloon_json(const balloon::BalloonStatus& status, uint64_t rss_bytes);
+// dommemstat names: actual, swap_in, swap_out, major_fault, minor_fault, unused, available,
+// usable, disk_caches, hugetlb_pgalloc, hugetlb_pgfail, rss, last_update. A statistic the
+// guest has not sent is left out (as libvirt does); actual and rss are always there.
+[[nodiscard]] boost::json::object dommemstat_json(const balloon::BalloonStatus& status, uint64_t rss_bytes);
+[[nodiscard]] boost::json::object balloon_counters_json(const balloon::BalloonCounters& c);
+// A request to move the balloon: {"size": S} (the balloon's size) or {"current_memory": S}
+// (what the guest keeps); S in bytes or with a unit ("256M"). Returns the balloon size in
+// bytes (not yet checked against the guest's memory beyond current_memory <= memory).
+[[nodiscard]] Result<uint64_t> balloon_size_from_json(std::string_view body, uint64_t memory_bytes);
+
+}  // namespace tide::vmm::api
