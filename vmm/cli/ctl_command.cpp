@@ -3,6 +3,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <iterator>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "guestmm/base/log.hpp"
 #include "vmm/api/http.hpp"
@@ -33,6 +35,12 @@ const char* const kCtlHelp =
     "  shutdown NAME [--reset]  stop it now (--reset: stop and boot it again)\n"
     "  delete NAME              stop it if needed and forget it\n"
     "  console NAME             what the guest wrote to its console so far\n"
+    "  balloon NAME [SIZE [--wait]]  the balloon: target, actual, the guest's statistics and\n"
+    "                           tide's counters; with SIZE, set the balloon to SIZE (e.g.\n"
+    "                           768M: the guest keeps memory - SIZE)\n"
+    "  setmem NAME SIZE [--wait]  the guest keeps SIZE (balloon = memory - SIZE; virsh\n"
+    "                           setmem); --wait: until the guest's driver got there\n"
+    "  dommemstat NAME          the guest's statistics under virsh dommemstat's names\n"
     "  pool                     the frame pool's figures\n"
     "  audit                    run the memory manager's audit\n"
     "  host-shutdown            stop every guest and the daemon\n"
@@ -126,6 +134,47 @@ void print_info(const json::object& g) {
       if (w.is_string()) std::printf("warning:   %s\n", std::string(w.as_string()).c_str());
     }
   }
+}
+
+void print_dommemstat(const json::object& stats) {
+  static const char* const kOrder[] = {"actual", "swap_in", "swap_out", "major_fault", "minor_fault", "unused",
+                                       "available", "usable", "last_update", "disk_caches", "hugetlb_pgalloc",
+                                       "hugetlb_pgfail", "rss"};
+  for (const char* k : kOrder) {
+    if (stats.contains(k)) std::printf("%s %llu\n", k, static_cast<unsigned long long>(u64(stats, k)));
+  }
+}
+
+void print_balloon(const json::object& b) {
+  std::printf("state:     %s\n", str(b, "state").c_str());
+  if (!b.contains("stats")) {
+    if (!b.at("enabled").as_bool()) std::printf("balloon:   none (memballoon model='none')\n");
+    else std::printf("balloon:   %s at the next boot\n", mib(u64(b, "target_bytes")).c_str());
+    return;
+  }
+  const uint64_t ram = u64(b, "ram_bytes"), actual = u64(b, "actual_bytes");
+  std::printf("balloon:   target %s, actual %s (the guest keeps %s of %s)\n", mib(u64(b, "target_bytes")).c_str(),
+              mib(actual).c_str(), mib(ram - std::min(ram, actual)).c_str(), mib(ram).c_str());
+  std::string features;
+  for (const auto& f : b.at("features").as_array()) features += (features.empty() ? "" : " ") + std::string(f.as_string());
+  std::printf("features:  %s%s\n", features.empty() ? "(none negotiated)" : features.c_str(),
+              b.at("active").as_bool() ? "" : " (driver not active)");
+  const json::object& c = b.at("counters").as_object();
+  auto n = [&](const char* k) { return static_cast<unsigned long long>(u64(c, k)); };
+  std::printf("pages:     inflated %llu, deflated %llu (migrated %llu, oom %llu), reported %llu\n", n("inflated_pages"),
+              n("deflated_pages"), n("migrated_pages"), n("oom_deflated_pages"), n("reported_pages"));
+  double ns = c.contains("inflate_ns_per_page") && c.at("inflate_ns_per_page").is_double()
+                  ? c.at("inflate_ns_per_page").as_double() : 0.0;
+  std::printf("host:      %s released, inflate cost %.1f ns/page, bad requests %llu\n",
+              mib(u64(c, "host_bytes_released")).c_str(), ns, n("bad_requests"));
+  if (auto it = c.find("faults"); it != c.end() && it->value().is_object()) {
+    for (const auto& kv : it->value().as_object()) {
+      std::printf("bad input: %s %llu\n", std::string(kv.key()).c_str(),
+                  static_cast<unsigned long long>(kv.value().is_uint64() ? kv.value().as_uint64() : 0));
+    }
+  }
+  std::printf("stats (dommemstat names):\n");
+  print_dommemstat(b.at("stats").as_object());
 }
 
 int print(const Ctl& c, const json::value& v, void (*human)(const json::value&)) {
@@ -256,6 +305,52 @@ int ctl_command(const std::vector<std::string>& argv) {
     auto v = call(c, "GET", base + "guests/" + args[0] + "/console");
     if (!v) return 1;
     return print(c, *v, [](const json::value& x) { std::fputs(str(x.as_object(), "text").c_str(), stdout); });
+  }
+  if (verb == "balloon" || verb == "setmem" || verb == "dommemstat") {
+    // --wait: after setting, poll until the driver's `actual` is the target (at most 120 s).
+    bool wait = false;
+    if (!args.empty() && args.back() == "--wait" && verb != "dommemstat") {
+      wait = true;
+      args.pop_back();
+    }
+    const bool set = verb == "setmem" || (verb == "balloon" && args.size() == 2);
+    const char* usage = verb == "setmem" ? "setmem NAME SIZE" : verb == "dommemstat" ? "dommemstat NAME" : "balloon NAME [SIZE]";
+    if (!need(set ? 2 : 1, usage)) return 1;
+    std::optional<json::value> v;
+    if (set) {
+      auto bytes = parse_size(args[1]);
+      if (!bytes) return fail(verb + ": " + bytes.error().message());
+      const std::string key = verb == "setmem" ? "current_memory" : "size";
+      v = call(c, "PUT", base + "guests/" + args[0] + "/balloon", json::serialize(json::object{{key, *bytes}}));
+    } else {
+      v = call(c, "GET", base + "guests/" + args[0] + "/balloon");
+    }
+    if (!v) return 1;
+    if (wait) {
+      const auto start = std::chrono::steady_clock::now();
+      for (;;) {
+        const json::object& o = v->as_object();
+        if (!o.contains("stats")) return fail(args[0] + " is not running with a balloon device (nothing to wait for)");
+        if (u64(o, "actual_bytes") == u64(o, "target_bytes")) break;
+        if (std::chrono::steady_clock::now() - start > std::chrono::seconds(120)) {
+          return fail(log::strf("%s: the balloon did not reach its target within 120 s (actual %s, target %s)",
+                                args[0].c_str(), mib(u64(o, "actual_bytes")).c_str(), mib(u64(o, "target_bytes")).c_str()));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        v = call(c, "GET", base + "guests/" + args[0] + "/balloon");
+        if (!v) return 1;
+      }
+      if (!c.json) {
+        const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+        std::printf("reached:   target in %.0f ms\n", ms);
+      }
+    }
+    if (verb == "dommemstat") {
+      const json::object& o = v->as_object();
+      if (!o.contains("stats")) return fail(args[0] + " is not running with a balloon device");
+      return print(c, o.at("stats"), [](const json::value& x) { print_dommemstat(x.as_object()); });
+    }
+    return print(c, *v, [](const json::value& x) { print_balloon(x.as_object()); });
   }
   if (verb == "pool") {
     if (!need(0, "pool")) return 1;

@@ -1,6 +1,7 @@
 #include "vmm/cli/memory_report.hpp"
 
 #include "guestmm/base/log.hpp"
+#include "vmm/cli/size.hpp"
 
 namespace tide::vmm {
 namespace {
@@ -26,6 +27,17 @@ std::string pool_line(const gmm::PoolStats& p) {
                    mib(p.total_frames), mib(p.free_frames), mib(p.cached_frames), mib(p.hot_frames),
                    mib(p.scrubbing_frames), mib(p.used_frames), static_cast<double>(p.resident_bytes) / (1024.0 * 1024.0),
                    static_cast<unsigned long long>(p.scrubbed_frames), static_cast<unsigned long long>(p.punch_calls));
+}
+
+std::string balloon_line(const balloon::BalloonStatus& s) {
+  const balloon::BalloonCounters& c = s.counters;
+  auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
+  return log::strf("target=%s actual=%s inflated=%llu deflated=%llu migrated=%llu oom=%llu reported=%llu bad=%llu "
+                   "host_released=%s inflate_ns_per_page=%.1f",
+                   format_size(s.target_pages * gmm::kPageSize).c_str(),
+                   format_size(s.actual_pages * gmm::kPageSize).c_str(), u(c.inflated_pages), u(c.deflated_pages),
+                   u(c.migrated_pages), u(c.oom_deflated_pages), u(c.reported_pages), u(c.total_faults()),
+                   format_size(c.host_bytes_released).c_str(), c.inflate_ns_per_page());
 }
 
 }  // namespace tide::vmm

@@ -13,6 +13,8 @@
 #include "guestmm/base/log.hpp"
 #include "guestmm/host/linux_host_memory.hpp"
 #include "vmm/cli/args.hpp"
+#include "vmm/cli/balloon_flags.hpp"
+#include "vmm/host/balloon_setup.hpp"
 #include "vmm/config/domain_xml.hpp"
 #include "vmm/cli/memory_report.hpp"
 #include "vmm/cli/paths.hpp"
@@ -53,6 +55,13 @@ const char* const kRunHelp =
     "  --test-hooks      the test-hook port (0x510): the guest may ask tide to release\n"
     "                    ranges of its pages (tests of the memory manager)\n"
     "  --no-rng          do not give the guest a virtio-rng device\n"
+    "  --balloon LIST    virtio-balloon features: mth, stats, oom (deflate on OOM), report\n"
+    "                    (free page reporting), default (= mth,stats,report); none: no\n"
+    "                    balloon device (default: default)\n"
+    "  --current-memory SIZE  the guest's memory at boot: the balloon starts at\n"
+    "                    memory - SIZE (default: the whole --memory, empty balloon)\n"
+    "  --balloon-stats-period S  ask the driver for fresh statistics every S seconds\n"
+    "                    (default 1; 0: never)\n"
     "  --vcpu-stats      at exit, print each vCPU's KVM statistics (exits, emulated\n"
     "                    instructions, page faults) and tide's exit counters\n"
     "  --log-level L     debug, info, warn, error or off (default info; env TIDE_LOG)\n"
@@ -92,7 +101,7 @@ void print_vcpu_stats(Vm& vm) {
 int run_command(const std::vector<std::string>& argv) {
   Args args("run",
             {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level", "pool", "hot-pool", "memory-backend",
-             "stats-interval", "audit-interval", "config"},
+             "stats-interval", "audit-interval", "config", "balloon", "current-memory", "balloon-stats-period"},
             {"help", "no-rng", "vcpu-stats", "test-hooks"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {
@@ -170,6 +179,25 @@ int run_command(const std::vector<std::string>& argv) {
   const std::string backend = args.get("memory-backend").value_or("tide");
   if (backend != "tide" && backend != "kernel") return fail("--memory-backend: '" + backend + "' is not tide or kernel");
   if (backend == "kernel" && config.test_hooks) return fail("--test-hooks needs --memory-backend tide");
+  if (domain) {
+    if (balloon_flags_given(args)) return fail("--config: give the balloon in the domain XML (<memballoon>, <currentMemory>)");
+    auto b = machine_balloon(*domain);
+    if (!b) return fail(b.error().message());
+    config.balloon = *b;
+  } else {
+    auto b = balloon_from_flags(args, config.vm.memory_bytes);
+    if (!b) return fail(b.error().message());
+    config.balloon = *b;
+  }
+  if (backend == "kernel" && config.balloon) {
+    // The debug baseline has no P2M to balloon: a balloon asked for is an error, the
+    // default one is left out.
+    if (balloon_flags_given(args) || (domain && (domain->current_memory_bytes.value_or(domain->memory_bytes) !=
+                                                 domain->memory_bytes))) {
+      return fail("the balloon needs --memory-backend tide");
+    }
+    config.balloon.reset();
+  }
   double stats_interval = 0, audit_interval = 0;
   for (auto [name, out] : {std::pair{"stats-interval", &stats_interval}, std::pair{"audit-interval", &audit_interval}}) {
     if (auto v = args.get(name)) {
@@ -240,6 +268,9 @@ int run_command(const std::vector<std::string>& argv) {
   VmExit exit = m.wait();
   terminal.stop();
   if (args.has("vcpu-stats")) print_vcpu_stats(m.vm());
+  if (m.balloon() && (stats_interval > 0 || m.balloon()->counters().inflated_pages > 0)) {
+    std::fprintf(stderr, "tide: balloon: %s\n", balloon_line(m.balloon()->status()).c_str());
+  }
   const bool audit_failed = reports.finish();
   running.store(nullptr);
   boost::asio::post(events.context(), [&signals] { signals.cancel(); });
