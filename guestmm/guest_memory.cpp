@@ -44,14 +44,14 @@ uint64_t GuestMemory::total_bytes() const {
 Status GuestMemory::read(Gpa gpa, std::span<std::byte> out) const {
   const MemoryRegion* r = find(gpa, out.size());
   if (!r) return out_of_ram(gpa, out.size());
-  std::memcpy(out.data(), r->host + (gpa - r->base), out.size());
+  if (!out.empty()) std::memcpy(out.data(), r->host + (gpa - r->base), out.size());
   return ok();
 }
 
 Status GuestMemory::write(Gpa gpa, std::span<const std::byte> in) const {
   const MemoryRegion* r = find(gpa, in.size());
   if (!r) return out_of_ram(gpa, in.size());
-  std::memcpy(r->host + (gpa - r->base), in.data(), in.size());
+  if (!in.empty()) std::memcpy(r->host + (gpa - r->base), in.data(), in.size());
   return ok();
 }
 
