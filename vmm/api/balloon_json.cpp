@@ -68,10 +68,15 @@ json::object dommemstat_json(const BalloonStatus& s, uint64_t rss_bytes) {
   return o;
 }
 
-json::object balloon_counters_json(const BalloonCounters& c) {
+json::object balloon_counters_json(const BalloonCounters& c, const std::map<std::string, uint64_t>& queue_faults) {
   json::object faults;
+  uint64_t bad = c.total_faults();
   for (size_t k = 0; k < kBalloonFaultKinds; ++k) {
     if (c.faults[k]) faults[balloon_fault_name(static_cast<BalloonFault>(k))] = c.faults[k];
+  }
+  for (const auto& [kind, n] : queue_faults) {
+    faults["queue_" + kind] = n;
+    bad += n;
   }
   return json::object{{"inflated_pages", c.inflated_pages},
                       {"deflated_pages", c.deflated_pages},
@@ -88,11 +93,12 @@ json::object balloon_counters_json(const BalloonCounters& c) {
                       {"frames_released", c.frames_released},
                       {"host_bytes_released", c.host_bytes_released},
                       {"inflate_ns_per_page", c.inflate_ns_per_page()},
-                      {"bad_requests", c.total_faults()},
+                      {"bad_requests", bad},
                       {"faults", std::move(faults)}};
 }
 
-json::object balloon_json(const BalloonStatus& s, uint64_t rss_bytes) {
+json::object balloon_json(const BalloonStatus& s, uint64_t rss_bytes,
+                          const std::map<std::string, uint64_t>& queue_faults) {
   return json::object{{"active", s.active},
                       {"features", feature_names(s.negotiated_features)},
                       {"ram_bytes", s.ram_pages * gmm::kPageSize},
@@ -100,7 +106,7 @@ json::object balloon_json(const BalloonStatus& s, uint64_t rss_bytes) {
                       {"actual_bytes", s.actual_pages * gmm::kPageSize},
                       {"balloon_bytes", s.balloon_pages * gmm::kPageSize},
                       {"stats", dommemstat_json(s, rss_bytes)},
-                      {"counters", balloon_counters_json(s.counters)}};
+                      {"counters", balloon_counters_json(s.counters, queue_faults)}};
 }
 
 Result<uint64_t> balloon_size_from_json(std::string_view body, uint64_t memory_bytes) {

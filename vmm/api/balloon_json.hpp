@@ -6,6 +6,8 @@
 #include <boost/json/object.hpp>
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <string_view>
 
 #include "balloon/balloon_device.hpp"
@@ -15,12 +17,15 @@ namespace tide::vmm::api {
 
 // {"target_bytes", "actual_bytes", "balloon_bytes", "ram_bytes", "active", "features": [...],
 //  "stats": dommemstat, "counters": {...}}. `rss_bytes`: host memory backing the guest.
-[[nodiscard]] boost::json::object balloon_json(const balloon::BalloonStatus& status, uint64_t rss_bytes);
+// `queue_faults`: the virtqueues' faults by kind (malformed chains), counted in bad_requests.
+[[nodiscard]] boost::json::object balloon_json(const balloon::BalloonStatus& status, uint64_t rss_bytes,
+                                               const std::map<std::string, uint64_t>& queue_faults = {});
 // dommemstat names: actual, swap_in, swap_out, major_fault, minor_fault, unused, available,
 // usable, disk_caches, hugetlb_pgalloc, hugetlb_pgfail, rss, last_update. A statistic the
 // guest has not sent is left out (as libvirt does); actual and rss are always there.
 [[nodiscard]] boost::json::object dommemstat_json(const balloon::BalloonStatus& status, uint64_t rss_bytes);
-[[nodiscard]] boost::json::object balloon_counters_json(const balloon::BalloonCounters& c);
+[[nodiscard]] boost::json::object balloon_counters_json(const balloon::BalloonCounters& c,
+                                                        const std::map<std::string, uint64_t>& queue_faults = {});
 // A request to move the balloon: {"size": S} (the balloon's size) or {"current_memory": S}
 // (what the guest keeps); S in bytes or with a unit ("256M"). Returns the balloon size in
 // bytes (not yet checked against the guest's memory beyond current_memory <= memory).

@@ -88,7 +88,7 @@ HttpResponse serve(const ChApiContext& ctx, ChState& st, const HttpRequest& r, b
              {"fault_around", s.fault_around}, {"frames_released", s.frames_released}};
     }
     json::object out{{"memory", std::move(mem)}};
-    if (info->balloon) out["balloon"] = balloon_counters_json(info->balloon->counters);
+    if (info->balloon) out["balloon"] = balloon_counters_json(info->balloon->counters, info->balloon_queue_faults);
     return json_ok(out);
   }
   if (call == "vm.balloon-stats") {

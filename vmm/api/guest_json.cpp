@@ -175,7 +175,10 @@ json::object guest_info_json(const GuestInfo& i) {
                    {"window_remaps", s.window_remaps},
                    {"hot_reuses", s.hot_reuses}};
   }
-  if (i.balloon) o["balloon"] = balloon_json(*i.balloon, i.memory ? i.memory->resident_frames * gmm::kPageSize : 0);
+  if (i.balloon) {
+    o["balloon"] = balloon_json(*i.balloon, i.memory ? i.memory->resident_frames * gmm::kPageSize : 0,
+                                i.balloon_queue_faults);
+  }
   const char* kinds[] = {"stdio", "pty", "file", "null"};
   json::object console{{"kind", kinds[static_cast<int>(c.console.kind)]}, {"bytes", i.console_bytes}};
   if (!c.console.path.empty()) console["path"] = c.console.path;

@@ -89,7 +89,7 @@ HttpResponse serve_balloon(GuestManager& g, const std::string& name, const HttpR
                                 {"enabled", info->config.balloon.enabled}});
   }
   const uint64_t rss = info->memory ? info->memory->resident_frames * gmm::kPageSize : 0;
-  json::object o = balloon_json(*info->balloon, rss);
+  json::object o = balloon_json(*info->balloon, rss, info->balloon_queue_faults);
   o["state"] = guest_state_name(info->state);
   o["enabled"] = true;
   return json_ok(o);

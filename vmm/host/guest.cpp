@@ -152,7 +152,10 @@ GuestInfo Guest::info() const {
   i.boots = boots_;
   i.last_exit = last_exit_;
   if (machine_ && machine_->guest_memory()) i.memory = machine_->guest_memory()->stats();
-  if (machine_ && machine_->balloon()) i.balloon = machine_->balloon()->status();
+  if (machine_ && machine_->balloon()) {
+    i.balloon = machine_->balloon()->status();
+    i.balloon_queue_faults = machine_->balloon_queue_faults();
+  }
   i.console_bytes = console_->total();
   return i;
 }

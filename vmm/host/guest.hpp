@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,7 @@ struct GuestInfo {
   std::optional<VmExit> last_exit;  // how it last ended
   std::optional<gmm::GuestMmStats> memory;  // while it has memory
   std::optional<balloon::BalloonStatus> balloon;  // while it runs with a balloon device
+  std::map<std::string, uint64_t> balloon_queue_faults;  // its virtqueues' faults by kind
   uint64_t console_bytes = 0;
 };
 

@@ -15,6 +15,10 @@ class GuestBalloonBackend final : public balloon::BalloonBackend {
 
   [[nodiscard]] uint64_t ram_pages() const override { return guest_.p2m().nr_pages(); }
   [[nodiscard]] std::optional<uint64_t> page_index(gmm::Gfn gfn) const override { return guest_.p2m().index_of(gfn); }
+  [[nodiscard]] std::optional<gmm::Gfn> gfn_at(uint64_t index) const override {
+    if (index >= guest_.p2m().nr_pages()) return std::nullopt;
+    return guest_.p2m().gfn_at(index);
+  }
   [[nodiscard]] Result<uint64_t> inflate(std::span<const gmm::Gfn> gfns, bool guest_keeps_off) override;
   [[nodiscard]] Status deflate(std::span<const gmm::Gfn> gfns) override;
   [[nodiscard]] Result<uint64_t> report(std::span<const balloon::PageRange> ranges) override;

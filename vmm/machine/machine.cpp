@@ -123,6 +123,18 @@ Status Machine::add_pci_devices() {
   return ok();
 }
 
+std::map<std::string, uint64_t> Machine::balloon_queue_faults() const {
+  std::map<std::string, uint64_t> out;
+  if (!balloon_transport_) return out;
+  for (uint16_t q = 0; q < balloon_transport_->num_queues(); ++q) {
+    for (size_t k = 0; k < dev::kQueueFaultKinds; ++k) {
+      const auto kind = static_cast<dev::QueueFault>(k);
+      if (uint64_t n = balloon_transport_->queue(q).fault_count(kind)) out[dev::queue_fault_name(kind)] += n;
+    }
+  }
+  return out;
+}
+
 Status Machine::start() {
   TIDE_TRY_ASSIGN(report, boot_pvh(*vm_, config_.boot));
   boot_report_ = report;

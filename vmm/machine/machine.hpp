@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <string>
 #include <memory>
 #include <optional>
 #include <span>
@@ -80,6 +82,9 @@ class Machine {
   // The balloon device and its controller (null without one). Thread: any.
   [[nodiscard]] balloon::BalloonDevice* balloon() { return balloon_.get(); }
   [[nodiscard]] BalloonController* balloon_controller() { return balloon_controller_.get(); }
+  // The balloon's virtqueue faults (malformed descriptor chains...), by kind, summed over
+  // its queues; empty without a balloon. Thread: any.
+  [[nodiscard]] std::map<std::string, uint64_t> balloon_queue_faults() const;
 
  private:
   Machine(MachineConfig config) : config_(std::move(config)) {}
