@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <future>
+#include <thread>
 
 #include "guestmm/base/log.hpp"
 
@@ -43,6 +44,11 @@ int run_daemon(const DaemonSpec& spec) {
             static_cast<unsigned long long>((*guests)->options().pool_bytes >> 20), host_kind_name((*guests)->host_kind()));
 
   const int status = done.get_future().get();
+  // The answer to host-shutdown may still be on its way: let open connections finish
+  // (clients close after reading), for at most 2 s.
+  for (int i = 0; i < 200 && (*server)->connections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   (*server)->stop();
   std::promise<void> cancelled;
   boost::asio::post(events.context(), [&] {
