@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "e2e_util.hpp"
+#include "host_fixture.hpp"
 
 namespace tide::test {
 namespace {
@@ -17,51 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::seconds;
 
-class HostTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    TIDE_REQUIRE_KVM();
-    dir_ = fs::temp_directory_path() / ("tide-host-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-    socket_ = (dir_ / "api.sock").string();
-    daemon_ = std::make_unique<Process>(std::vector<std::string>{kTide, "host", "--api-socket", socket_, "--pool", "1G"},
-                                        std::vector<std::string>{"TIDE_TIDEGUEST=" + kTideguest});
-    ASSERT_TRUE(daemon_->wait_for_output("tide host: ready", seconds(60))) << daemon_->output();
-  }
-  void TearDown() override {
-    if (daemon_) {
-      daemon_->kill(SIGTERM);
-      daemon_->wait(seconds(60));
-    }
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  RunResult ctl(std::vector<std::string> args, bool json = false) {
-    std::vector<std::string> argv = {kTide, "ctl", "--api-socket", socket_};
-    if (json) argv.push_back("--json");
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_command(argv);
-  }
-  std::string write(const std::string& name, const std::string& text) {
-    auto p = dir_ / name;
-    std::ofstream(p) << text;
-    return p.string();
-  }
-  // Waits until the guest's console shows `text`.
-  bool console_shows(const std::string& guest, const std::string& text) {
-    for (int i = 0; i < 600; ++i) {
-      auto r = ctl({"console", guest});
-      if (r.out.find(text) != std::string::npos) return true;
-      usleep(50 * 1000);
-    }
-    return false;
-  }
-
-  fs::path dir_;
-  std::string socket_;
-  std::unique_ptr<Process> daemon_;
-};
+class HostTest : public HostFixture {};
 
 const char* kXml = R"(<domain type='kvm'>
   <name>alpha</name>
