@@ -54,7 +54,8 @@ Result<uint64_t> process_rss_bytes(pid_t pid) {
 }
 
 std::vector<std::string> QemuBalloonSubject::command_line(const std::string& qemu, const BalloonSubjectConfig& config,
-                                                          const QemuPaths& paths, const std::string& guest_script) {
+                                                          const QemuPaths& paths, const std::string& guest_script,
+                                                          const std::string& guest_params) {
   return {qemu,
           // Tried in order: KVM, else TCG (query-kvm tells which one runs).
           "-accel", "kvm", "-accel", "tcg",
@@ -64,7 +65,7 @@ std::vector<std::string> QemuBalloonSubject::command_line(const std::string& qem
           "-device", "isa-debug-exit,iobase=0x501,iosize=2",
           "-device", "virtio-balloon-pci,id=balloon0,deflate-on-oom=on,free-page-reporting=on",
           "-kernel", config.tideguest,
-          "-append", "tide.run=\"" + guest_script + "\"",
+          "-append", "tide.run=\"" + guest_script + "\"" + (guest_params.empty() ? "" : " " + guest_params),
           "-qmp", "unix:" + paths.qmp_socket + ",server=on,wait=off"};
 }
 
@@ -110,7 +111,7 @@ Status QemuBalloonSubject::start(const BalloonSubjectConfig& config) {
   fs::remove(paths_.qmp_socket, ec);
   fs::remove(paths_.console_log, ec);
 
-  auto argv = command_line(options_.qemu, config_, paths_, options_.guest_script);
+  auto argv = command_line(options_.qemu, config_, paths_, options_.guest_script, options_.guest_params);
   auto child = ChildProcess::spawn(argv, paths_.qemu_log);
   if (!child) return prefixed(child.error(), "qemu");
   qemu_ = std::move(*child);

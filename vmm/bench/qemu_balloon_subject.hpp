@@ -28,6 +28,10 @@ struct QemuBalloonOptions {
   // The experiment's is "serve"; another (a workload before it, or a guest without the
   // driver such as "sleep 600000") is for checking the QEMU side on its own.
   std::string guest_script = "serve";
+  // More kernel parameters after tide.run, e.g. "tide.balloon_report_ms=0" (no automatic
+  // free page reporting, so memory the guest touched and freed stays resident until the
+  // balloon takes it).
+  std::string guest_params;
 };
 
 struct QemuPaths {
@@ -53,7 +57,8 @@ class QemuBalloonSubject final : public BalloonSubject {
 
   // QEMU's command line for `config` (the accelerators are tried in order: KVM, then TCG).
   [[nodiscard]] static std::vector<std::string> command_line(const std::string& qemu, const BalloonSubjectConfig& config,
-                                                             const QemuPaths& paths, const std::string& guest_script = "serve");
+                                                             const QemuPaths& paths, const std::string& guest_script = "serve",
+                                                             const std::string& guest_params = {});
 
  private:
   // `e` with the end of QEMU's log and of the guest's console appended.

@@ -35,6 +35,9 @@ TEST(QemuBalloonSubject, CommandLine) {
   EXPECT_EQ(after("-qmp"), "unix:/w/qemu-qmp.sock,server=on,wait=off");
   EXPECT_EQ(after("-serial"), "file:/w/qemu-console.log");
   EXPECT_NE(std::find(argv.begin(), argv.end(), "-no-reboot"), argv.end());
+  const auto other = QemuBalloonSubject::command_line("q", c, paths, "memtouch 64M; serve", "tide.balloon_report_ms=0");
+  EXPECT_EQ(other[std::find(other.begin(), other.end(), "-append") - other.begin() + 1],
+            "tide.run=\"memtouch 64M; serve\" tide.balloon_report_ms=0");
 }
 
 TEST(QemuBalloonSubject, ProcessRssOfThisProcessAndOfNone) {
@@ -46,7 +49,9 @@ TEST(QemuBalloonSubject, ProcessRssOfThisProcessAndOfNone) {
 }
 
 TEST(QemuBalloonSubject, RefusesWhatQemuCannotTakeBeforeStartingIt) {
-  QemuBalloonSubject subject(QemuBalloonOptions{"/nonexistent/qemu"});
+  QemuBalloonOptions options;
+  options.qemu = "/nonexistent/qemu";
+  QemuBalloonSubject subject(options);
   BalloonSubjectConfig c;
   c.memory_bytes = (uint64_t{1} << 30) + 4096;
   c.tideguest = "/nonexistent/tideguest.elf";
