@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "guestmm/base/log.hpp"
+#include "vmm/cli/bench_command.hpp"
 #include "vmm/cli/ch_command.hpp"
 #include "vmm/cli/ctl_command.hpp"
 #include "vmm/cli/host_command.hpp"
@@ -26,6 +27,7 @@ const char* const kHelp =
     "  ctl        drive a tide host: define, boot, list, info, ... (tide ctl --help)\n"
     "  ch-compat  answer as Cloud Hypervisor, for libvirt's ch driver; also when tide is\n"
     "             started under the name cloud-hypervisor (tide ch-compat --help)\n"
+    "  bench      experiments against another VMM: tide bench balloon (tide bench --help)\n"
     "\n"
     "options:\n"
     "  --help     this text\n"
@@ -63,6 +65,10 @@ int cli_main(int argc, char** argv) {
       std::fputs(kCtlHelp, stdout);
       return 0;
     }
+    if (!rest.empty() && rest[0] == "bench") {
+      std::fputs(kBenchHelp, stdout);
+      return 0;
+    }
     std::fputs(kHelp, stdout);
     return 0;
   }
@@ -71,6 +77,7 @@ int cli_main(int argc, char** argv) {
   if (cmd == "host") return host_command(rest);
   if (cmd == "ctl") return ctl_command(rest);
   if (cmd == "ch-compat") return ch_command(rest);
+  if (cmd == "bench") return bench_command(rest);
   log::error("unknown command '%s' (see tide --help)", cmd.c_str());
   return 2;
 }
