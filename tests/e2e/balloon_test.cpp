@@ -221,5 +221,32 @@ TEST_F(BalloonHost, HostileRequestsAreCountedAndHurtNobody) {
   EXPECT_EQ(count_lines(list.out, "running"), 2) << list.out;
 }
 
+TEST_F(BalloonHost, AutoModeLeavesTheGuestItsMargin) {
+  ASSERT_EQ(ctl({"create", define("a", "memhold 200M; echo held; serve", false)}).status, 0);
+  ASSERT_TRUE(console_shows("a", "held", seconds(60))) << console("a");
+  auto on = ctl({"balloon", "a", "auto", "256M"});
+  ASSERT_EQ(on.status, 0) << on.output;
+  EXPECT_NE(on.out.find("auto:      on, margin 256 MiB"), std::string::npos) << on.out;
+  // Settled: the policy moved the target, then chose to keep it, and the driver got there.
+  json::value v = poll_balloon("a", [](const json::value& b) {
+    const json::object& a = b.at("auto").as_object();
+    return u64(b, {"auto", "target_changes"}) > 0 && a.contains("last_action") && a.at("last_action") == "keep" &&
+           u64(b, {"actual_bytes"}) == u64(b, {"target_bytes"});
+  });
+  ASSERT_FALSE(v.is_null()) << json::serialize(balloon("a"));
+  // About 1 GiB - 200 MiB held - the margin went into the balloon; the guest's available
+  // memory (dommemstat usable, KiB) is within the policy's dead band around the margin.
+  EXPECT_GE(u64(v, {"balloon_bytes"}), 400 * kMiB) << json::serialize(v);
+  const uint64_t usable = u64(v, {"stats", "usable"}) * 1024;
+  EXPECT_GE(usable, 224 * kMiB) << json::serialize(v);
+  EXPECT_LE(usable, 288 * kMiB) << json::serialize(v);
+  // An explicit size turns auto mode off.
+  ASSERT_EQ(ctl({"setmem", "a", "1G", "--wait"}).status, 0);
+  json::value off = balloon("a");
+  EXPECT_EQ(off.at("auto").at("enabled"), false) << json::serialize(off);
+  EXPECT_EQ(u64(off, {"actual_bytes"}), 0u);
+  EXPECT_EQ(ctl({"audit"}).status, 0);
+}
+
 }  // namespace
 }  // namespace tide::test

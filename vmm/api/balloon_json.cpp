@@ -109,14 +109,42 @@ json::object balloon_json(const BalloonStatus& s, uint64_t rss_bytes,
                       {"counters", balloon_counters_json(s.counters, queue_faults)}};
 }
 
-Result<uint64_t> balloon_size_from_json(std::string_view body, uint64_t memory_bytes) {
+Result<BalloonRequest> balloon_request_from_json(std::string_view body, uint64_t memory_bytes) {
   auto bad = [](const std::string& m) { return make_error(std::errc::invalid_argument, m); };
-  const char* usage = "the body must be {\"size\": SIZE} (the balloon) or {\"current_memory\": SIZE} (the guest)";
+  const char* usage =
+      "the body must be {\"size\": SIZE} (the balloon), {\"current_memory\": SIZE} (the guest), "
+      "{\"auto\": {\"margin\": SIZE, \"min_guest\": SIZE, \"max_step\": SIZE}} or {\"auto\": false}";
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec || !v.is_object() || v.as_object().size() != 1) return bad(usage);
   const json::object& o = v.as_object();
-  if (const json::value* size = o.if_contains("size")) return json_size(*size, "size");
+  BalloonRequest req;
+  if (const json::value* size = o.if_contains("size")) {
+    TIDE_TRY_ASSIGN(bytes, json_size(*size, "size"));
+    req.size = bytes;
+    return req;
+  }
+  if (const json::value* a = o.if_contains("auto")) {
+    req.set_auto = true;
+    if (a->is_bool() && !a->as_bool()) return req;
+    if (!a->is_object()) return bad("'auto' must be false or an object {\"margin\", \"min_guest\", \"max_step\"}");
+    BalloonAutoOptions opts;
+    for (const auto& kv : a->as_object()) {
+      const std::string key(kv.key());
+      TIDE_TRY_ASSIGN(bytes, json_size(kv.value(), "auto." + key));
+      if (key == "margin") opts.params.free_margin_bytes = bytes;
+      else if (key == "min_guest") opts.limits.min_guest_bytes = bytes;
+      else if (key == "max_step") {
+        if (bytes == 0) return bad("auto.max_step must be above 0");
+        opts.params.max_step_bytes = bytes;
+      } else {
+        return bad("auto: unknown key '" + key + "' (margin, min_guest, max_step)");
+      }
+    }
+    if (opts.limits.min_guest_bytes > memory_bytes) return bad("auto.min_guest is larger than the guest's memory");
+    req.auto_options = opts;
+    return req;
+  }
   if (const json::value* cur = o.if_contains("current_memory")) {
     TIDE_TRY_ASSIGN(bytes, json_size(*cur, "current_memory"));
     if (bytes > memory_bytes) {
@@ -124,9 +152,25 @@ Result<uint64_t> balloon_size_from_json(std::string_view body, uint64_t memory_b
                            static_cast<unsigned long long>(bytes >> 20),
                            static_cast<unsigned long long>(memory_bytes >> 20)));
     }
-    return memory_bytes - bytes;
+    req.size = memory_bytes - bytes;
+    return req;
   }
   return bad(usage);
+}
+
+json::object balloon_auto_json(const BalloonAutoStatus& s) {
+  json::object o{{"enabled", s.enabled}, {"decisions", s.decisions}, {"target_changes", s.target_changes}};
+  if (s.enabled) {
+    o["margin_bytes"] = s.options.params.free_margin_bytes;
+    o["min_guest_bytes"] = s.options.limits.min_guest_bytes;
+    o["max_step_bytes"] = s.options.params.max_step_bytes;
+  }
+  if (s.last) {
+    o["last_target_bytes"] = s.last->target_bytes;
+    o["last_action"] = balloon::policy_action_name(s.last->action);
+    o["last_reason"] = s.last->reason;
+  }
+  return o;
 }
 
 }  // namespace tide::vmm::api

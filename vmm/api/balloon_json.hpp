@@ -7,11 +7,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "balloon/balloon_device.hpp"
 #include "guestmm/base/error.hpp"
+#include "vmm/machine/balloon_controller.hpp"
 
 namespace tide::vmm::api {
 
@@ -26,9 +28,15 @@ namespace tide::vmm::api {
 [[nodiscard]] boost::json::object dommemstat_json(const balloon::BalloonStatus& status, uint64_t rss_bytes);
 [[nodiscard]] boost::json::object balloon_counters_json(const balloon::BalloonCounters& c,
                                                         const std::map<std::string, uint64_t>& queue_faults = {});
-// A request to move the balloon: {"size": S} (the balloon's size) or {"current_memory": S}
-// (what the guest keeps); S in bytes or with a unit ("256M"). Returns the balloon size in
-// bytes (not yet checked against the guest's memory beyond current_memory <= memory).
-[[nodiscard]] Result<uint64_t> balloon_size_from_json(std::string_view body, uint64_t memory_bytes);
+// A request to the balloon, one of: {"size": S} (the balloon's size), {"current_memory": S}
+// (what the guest keeps), {"auto": {"margin": S, "min_guest": S, "max_step": S}} (auto
+// mode on; every key optional) or {"auto": false}. S in bytes or with a unit ("256M").
+struct BalloonRequest {
+  std::optional<uint64_t> size;  // the balloon's size in bytes (current_memory converted)
+  bool set_auto = false;         // an "auto" request: auto_options on, or nullopt: off
+  std::optional<BalloonAutoOptions> auto_options;
+};
+[[nodiscard]] Result<BalloonRequest> balloon_request_from_json(std::string_view body, uint64_t memory_bytes);
+[[nodiscard]] boost::json::object balloon_auto_json(const BalloonAutoStatus& status);
 
 }  // namespace tide::vmm::api

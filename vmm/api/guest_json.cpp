@@ -178,6 +178,7 @@ json::object guest_info_json(const GuestInfo& i) {
   if (i.balloon) {
     o["balloon"] = balloon_json(*i.balloon, i.memory ? i.memory->resident_frames * gmm::kPageSize : 0,
                                 i.balloon_queue_faults);
+    if (i.balloon_auto) o["balloon"].as_object()["auto"] = balloon_auto_json(*i.balloon_auto);
   }
   const char* kinds[] = {"stdio", "pty", "file", "null"};
   json::object console{{"kind", kinds[static_cast<int>(c.console.kind)]}, {"bytes", i.console_bytes}};

@@ -71,9 +71,13 @@ HttpResponse serve_balloon(GuestManager& g, const std::string& name, const HttpR
   auto info = g.info(name);
   if (!info) return error_response(info.error());
   if (r.method == "PUT" || r.method == "POST") {
-    auto bytes = balloon_size_from_json(r.body, info->config.memory_bytes);
-    if (!bytes) return json_error(400, bytes.error().message());
-    if (auto set = g.set_balloon(name, *bytes); !set) return error_response(set.error());
+    auto req = balloon_request_from_json(r.body, info->config.memory_bytes);
+    if (!req) return json_error(400, req.error().message());
+    if (req->size) {
+      if (auto set = g.set_balloon(name, *req->size); !set) return error_response(set.error());
+    } else if (auto st = g.set_balloon_auto(name, req->auto_options); !st) {
+      return error_response(st.error());
+    }
     info = g.info(name);
     if (!info) return error_response(info.error());
   } else if (r.method != "GET") {
@@ -92,6 +96,7 @@ HttpResponse serve_balloon(GuestManager& g, const std::string& name, const HttpR
   json::object o = balloon_json(*info->balloon, rss, info->balloon_queue_faults);
   o["state"] = guest_state_name(info->state);
   o["enabled"] = true;
+  if (info->balloon_auto) o["auto"] = balloon_auto_json(*info->balloon_auto);
   return json_ok(o);
 }
 

@@ -9,7 +9,8 @@
 namespace tide::vmm {
 
 bool balloon_flags_given(const Args& args) {
-  return args.has("balloon") || args.has("current-memory") || args.has("balloon-stats-period");
+  return args.has("balloon") || args.has("current-memory") || args.has("balloon-stats-period") ||
+         args.has("balloon-auto");
 }
 
 Result<std::optional<MachineBalloon>> balloon_from_flags(const Args& args, uint64_t memory_bytes) {
@@ -45,6 +46,14 @@ Result<std::optional<MachineBalloon>> balloon_from_flags(const Args& args, uint6
     const unsigned long v = std::strtoul(p->c_str(), &end, 10);
     if (p->empty() || *end != '\0' || v > 86400) return bad("--balloon-stats-period: '" + *p + "' is not 0..86400 seconds");
     b.control.stats_period_s = static_cast<uint32_t>(v);
+  }
+  if (auto a = args.get("balloon-auto")) {
+    auto bytes = parse_size(*a);
+    if (!bytes) return bad("--balloon-auto: " + bytes.error().message());
+    if (!b.features.stats) return bad("--balloon-auto needs the stats feature (--balloon ...,stats)");
+    BalloonAutoOptions o;
+    o.params.free_margin_bytes = *bytes;
+    b.control.auto_mode = o;
   }
   return std::optional<MachineBalloon>(b);
 }

@@ -1,5 +1,5 @@
 // `tide run`'s balloon flags: --balloon FEATURES|none, --current-memory SIZE,
-// --balloon-stats-period S. Pure.
+// --balloon-stats-period S, --balloon-auto MARGIN. Pure.
 #pragma once
 
 #include <cstdint>

@@ -38,6 +38,8 @@ const char* const kCtlHelp =
     "  balloon NAME [SIZE [--wait]]  the balloon: target, actual, the guest's statistics and\n"
     "                           tide's counters; with SIZE, set the balloon to SIZE (e.g.\n"
     "                           768M: the guest keeps memory - SIZE)\n"
+    "  balloon NAME auto [MARGIN] | manual  auto mode: tide sizes the balloon so the\n"
+    "                           guest keeps about MARGIN (default 256M) available\n"
     "  setmem NAME SIZE [--wait]  the guest keeps SIZE (balloon = memory - SIZE; virsh\n"
     "                           setmem); --wait: until the guest's driver got there\n"
     "  dommemstat NAME          the guest's statistics under virsh dommemstat's names\n"
@@ -171,6 +173,18 @@ void print_balloon(const json::object& b) {
     for (const auto& kv : it->value().as_object()) {
       std::printf("bad input: %s %llu\n", std::string(kv.key()).c_str(),
                   static_cast<unsigned long long>(kv.value().is_uint64() ? kv.value().as_uint64() : 0));
+    }
+  }
+  if (auto it = b.find("auto"); it != b.end() && it->value().is_object()) {
+    const json::object& a = it->value().as_object();
+    if (a.at("enabled").as_bool()) {
+      std::printf("auto:      on, margin %s, min guest %s, step %s; %llu decisions, %llu moves%s%s\n",
+                  mib(u64(a, "margin_bytes")).c_str(), mib(u64(a, "min_guest_bytes")).c_str(),
+                  mib(u64(a, "max_step_bytes")).c_str(), static_cast<unsigned long long>(u64(a, "decisions")),
+                  static_cast<unsigned long long>(u64(a, "target_changes")), a.contains("last_reason") ? "; last: " : "",
+                  str(a, "last_reason").c_str());
+    } else {
+      std::printf("auto:      off\n");
     }
   }
   std::printf("stats (dommemstat names):\n");
@@ -312,6 +326,23 @@ int ctl_command(const std::vector<std::string>& argv) {
     if (!args.empty() && args.back() == "--wait" && verb != "dommemstat") {
       wait = true;
       args.pop_back();
+    }
+    // balloon NAME auto [MARGIN] | balloon NAME manual: auto mode on/off.
+    if (verb == "balloon" && args.size() >= 2 && (args[1] == "auto" || args[1] == "manual")) {
+      if (wait || args.size() > (args[1] == "auto" ? 3u : 2u)) return fail("usage: tide ctl balloon NAME auto [MARGIN] | manual");
+      json::value body = json::object{{"auto", false}};
+      if (args[1] == "auto") {
+        json::object a;
+        if (args.size() == 3) {
+          auto bytes = parse_size(args[2]);
+          if (!bytes) return fail("balloon auto: " + bytes.error().message());
+          a["margin"] = *bytes;
+        }
+        body = json::object{{"auto", a}};
+      }
+      auto v = call(c, "PUT", base + "guests/" + args[0] + "/balloon", json::serialize(body));
+      if (!v) return 1;
+      return print(c, *v, [](const json::value& x) { print_balloon(x.as_object()); });
     }
     const bool set = verb == "setmem" || (verb == "balloon" && args.size() == 2);
     const char* usage = verb == "setmem" ? "setmem NAME SIZE" : verb == "dommemstat" ? "dommemstat NAME" : "balloon NAME [SIZE]";

@@ -62,6 +62,8 @@ const char* const kRunHelp =
     "                    memory - SIZE (default: the whole --memory, empty balloon)\n"
     "  --balloon-stats-period S  ask the driver for fresh statistics every S seconds\n"
     "                    (default 1; 0: never)\n"
+    "  --balloon-auto MARGIN  auto mode: every stats period the balloon policy sets the\n"
+    "                    target so the guest keeps about MARGIN available (off by default)\n"
     "  --vcpu-stats      at exit, print each vCPU's KVM statistics (exits, emulated\n"
     "                    instructions, page faults) and tide's exit counters\n"
     "  --log-level L     debug, info, warn, error or off (default info; env TIDE_LOG)\n"
@@ -101,7 +103,7 @@ void print_vcpu_stats(Vm& vm) {
 int run_command(const std::vector<std::string>& argv) {
   Args args("run",
             {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level", "pool", "hot-pool", "memory-backend",
-             "stats-interval", "audit-interval", "config", "balloon", "current-memory", "balloon-stats-period"},
+             "stats-interval", "audit-interval", "config", "balloon", "current-memory", "balloon-stats-period", "balloon-auto"},
             {"help", "no-rng", "vcpu-stats", "test-hooks"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {

@@ -155,6 +155,7 @@ GuestInfo Guest::info() const {
   if (machine_ && machine_->balloon()) {
     i.balloon = machine_->balloon()->status();
     i.balloon_queue_faults = machine_->balloon_queue_faults();
+    if (machine_->balloon_controller()) i.balloon_auto = machine_->balloon_controller()->auto_status();
   }
   i.console_bytes = console_->total();
   return i;
@@ -174,10 +175,22 @@ Result<uint64_t> Guest::set_balloon(uint64_t bytes) {
   const uint64_t pages = bytes >> gmm::kPageShift;
   if (machine_ && (state_ == GuestState::running || state_ == GuestState::paused)) {
     if (!machine_->balloon()) return make_error(std::errc::operation_not_supported, name_ + " runs without a balloon device");
+    if (machine_->balloon_controller()) machine_->balloon_controller()->set_auto(std::nullopt);
     return machine_->balloon()->set_target_pages(pages) << gmm::kPageShift;
   }
   config_.current_memory_bytes = memory - (pages << gmm::kPageShift);
   return pages << gmm::kPageShift;
+}
+
+Status Guest::set_balloon_auto(std::optional<BalloonAutoOptions> options) {
+  std::lock_guard l(mutex_);
+  if (!machine_ || (state_ != GuestState::running && state_ != GuestState::paused)) {
+    return make_error(std::errc::operation_not_permitted,
+                      name_ + " is " + guest_state_name(state_) + "; auto mode needs a running guest");
+  }
+  if (!machine_->balloon_controller()) return make_error(std::errc::operation_not_supported, name_ + " has no balloon device");
+  machine_->balloon_controller()->set_auto(std::move(options));
+  return ok();
 }
 
 bool Guest::owns(const gmm::GuestMm* mm) const {

@@ -34,6 +34,7 @@ struct GuestInfo {
   std::optional<gmm::GuestMmStats> memory;  // while it has memory
   std::optional<balloon::BalloonStatus> balloon;  // while it runs with a balloon device
   std::map<std::string, uint64_t> balloon_queue_faults;  // its virtqueues' faults by kind
+  std::optional<BalloonAutoStatus> balloon_auto;          // auto mode, while it runs
   uint64_t console_bytes = 0;
 };
 
@@ -66,7 +67,10 @@ class Guest {
   // memory). Running: the device's target moves now; defined but not running: the
   // definition's current memory changes (the next boot starts there). Returns the size set.
   // Errors: no balloon (errc::operation_not_supported), size above memory (invalid_argument).
+  // An explicit size also turns auto mode off.
   [[nodiscard]] Result<uint64_t> set_balloon(uint64_t bytes);
+  // Auto mode on (options) or off (nullopt), for a running guest with a balloon.
+  [[nodiscard]] Status set_balloon_auto(std::optional<BalloonAutoOptions> options);
   [[nodiscard]] std::string console(uint64_t from, uint64_t* next) const { return console_->read(from, next); }
   // The guest's memory under the allocator while it runs (for fault-error routing).
   [[nodiscard]] bool owns(const gmm::GuestMm* mm) const;

@@ -123,6 +123,11 @@ Result<uint64_t> GuestManager::set_balloon(const std::string& name, uint64_t byt
   return g->set_balloon(bytes);
 }
 
+Status GuestManager::set_balloon_auto(const std::string& name, std::optional<BalloonAutoOptions> options) {
+  TIDE_TRY_ASSIGN(g, find(name));
+  return g->set_balloon_auto(std::move(options));
+}
+
 Result<GuestInfo> GuestManager::info(const std::string& name) const {
   TIDE_TRY_ASSIGN(g, find(name));
   return g->info();

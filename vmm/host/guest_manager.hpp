@@ -48,6 +48,7 @@ class GuestManager {
   [[nodiscard]] Result<GuestInfo> info(const std::string& name) const;
   // Guest::set_balloon.
   [[nodiscard]] Result<uint64_t> set_balloon(const std::string& name, uint64_t bytes);
+  [[nodiscard]] Status set_balloon_auto(const std::string& name, std::optional<BalloonAutoOptions> options);
   [[nodiscard]] std::vector<GuestInfo> list() const;
   [[nodiscard]] Result<std::string> console(const std::string& name, uint64_t from, uint64_t* next) const;
 

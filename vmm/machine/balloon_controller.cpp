@@ -2,13 +2,18 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
+
+#include "guestmm/base/log.hpp"
 
 namespace tide::vmm {
 
 BalloonController::BalloonController(balloon::BalloonDevice& device, gmm::MemoryManager& memory,
                                      BalloonControllerOptions options)
-    : device_(device), memory_(memory), options_(options) {
+    : device_(device), memory_(memory), options_(std::move(options)) {
+  auto_status_.enabled = options_.auto_mode.has_value();
+  if (options_.auto_mode) auto_status_.options = *options_.auto_mode;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -25,6 +30,18 @@ void BalloonController::set_stats_period(uint32_t seconds) {
   {
     std::lock_guard l(mutex_);
     options_.stats_period_s = seconds;
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+void BalloonController::set_auto(std::optional<BalloonAutoOptions> options) {
+  {
+    std::lock_guard l(mutex_);
+    options_.auto_mode = options;
+    auto_status_.enabled = options.has_value();
+    if (options) auto_status_.options = *options;
+    ++generation_;
   }
   cv_.notify_all();
 }
@@ -34,25 +51,74 @@ BalloonControllerOptions BalloonController::options() const {
   return options_;
 }
 
+BalloonAutoStatus BalloonController::auto_status() const {
+  std::lock_guard l(mutex_);
+  return auto_status_;
+}
+
+balloon::BalloonPolicyDecision BalloonController::decide_and_apply(const BalloonAutoOptions& options) {
+  const balloon::BalloonStatus s = device_.status();
+  const gmm::PoolStats pool = memory_.stats();
+  balloon::PolicyInput in;
+  in.guest_ram_bytes = s.ram_pages * gmm::kPageSize;
+  in.target_bytes = s.target_pages * gmm::kPageSize;
+  in.balloon_bytes = s.actual_pages * gmm::kPageSize;
+  if (s.stats) in.stats = balloon::policy_stats(*s.stats, device_.options().clock());
+  in.limits = options.limits;
+  in.pool.free_bytes = (pool.free_frames + pool.cached_frames + pool.hot_frames) * gmm::kPageSize;
+  in.pool.total_bytes = pool.total_frames * gmm::kPageSize;
+  in.params = options.params;
+  balloon::BalloonPolicyDecision d = balloon::decide_target(in);
+  const bool move = d.target_pages() != s.target_pages;
+  if (move) (void)device_.set_target_pages(d.target_pages());
+  std::lock_guard l(mutex_);
+  ++auto_status_.decisions;
+  if (move) ++auto_status_.target_changes;
+  auto_status_.last = d;
+  return d;
+}
+
 void BalloonController::run() {
   pthread_setname_np(pthread_self(), "tide-balloon");
   using clock = std::chrono::steady_clock;
   auto next_stats = clock::now();
+  bool auto_due = false;  // a decision waits for next_auto
+  auto next_auto = clock::now();
   std::unique_lock l(mutex_);
   while (!stop_) {
-    const uint32_t period = options_.stats_period_s;
+    const uint64_t generation = generation_;
+    const bool autom = options_.auto_mode.has_value();
+    const uint32_t period = std::max<uint32_t>(options_.stats_period_s, autom ? 1 : 0);
     if (period == 0) {
-      cv_.wait(l, [&] { return stop_ || options_.stats_period_s != 0; });
+      cv_.wait(l, [&] { return stop_ || generation_ != generation; });
       next_stats = clock::now();
+      auto_due = false;
       continue;
     }
-    if (clock::now() >= next_stats) {
+    const auto now = clock::now();
+    if (now >= next_stats) {
       l.unlock();
       (void)device_.request_stats();  // false until the driver has sent its first buffer
       l.lock();
-      next_stats = clock::now() + std::chrono::seconds(period);
+      next_stats = now + std::chrono::seconds(period);
+      // Decide once the driver had time to answer with fresh figures.
+      if (autom && !auto_due) {
+        auto_due = true;
+        next_auto = now + std::chrono::milliseconds(200);
+      }
     }
-    cv_.wait_until(l, next_stats, [&] { return stop_ || options_.stats_period_s != period; });
+    if (autom && auto_due && clock::now() >= next_auto) {
+      const BalloonAutoOptions o = *options_.auto_mode;
+      l.unlock();
+      const balloon::BalloonPolicyDecision d = decide_and_apply(o);
+      if (d.action != balloon::PolicyAction::kKeep) log::debug("balloon auto: %s", d.reason.c_str());
+      l.lock();
+      auto_due = false;
+    }
+    auto wake = next_stats;
+    if (auto_due) wake = std::min(wake, next_auto);
+    cv_.wait_until(l, wake, [&] { return stop_ || generation_ != generation; });
+    if (generation_ != generation) auto_due = false;
   }
 }
 

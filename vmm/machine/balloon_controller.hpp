@@ -1,8 +1,10 @@
 // BalloonController: the host side's clock for one balloon device. Every stats period it
 // asks the driver for fresh statistics (returns the held stats buffer, as QEMU's
-// guest-stats-polling-interval timer does); in auto mode it also sets the target from the
-// balloon policy (balloon/balloon_policy.hpp) every policy period. Runs on its own thread,
-// joined by the destructor (before the device goes).
+// guest-stats-polling-interval timer does). In auto mode it also sets the target from the
+// balloon policy (balloon/balloon_policy.hpp: keep the guest's available memory near a
+// margin, harder under pool pressure) once per period, right after fresh stats can have
+// arrived. Off by default; an explicit target from the user turns it off.
+// Runs on its own thread, joined by the destructor (before the device goes).
 #pragma once
 
 #include <condition_variable>
@@ -13,12 +15,28 @@
 #include <thread>
 
 #include "balloon/balloon_device.hpp"
+#include "balloon/balloon_policy.hpp"
 #include "guestmm/memory_manager.hpp"
 
 namespace tide::vmm {
 
+struct BalloonAutoOptions {
+  balloon::BalloonPolicyParams params;
+  balloon::GuestMemoryLimits limits;
+};
+
 struct BalloonControllerOptions {
-  uint32_t stats_period_s = 0;  // 0: the device never asks for stats
+  uint32_t stats_period_s = 0;  // 0: the device never asks for stats (auto mode uses 1)
+  std::optional<BalloonAutoOptions> auto_mode;
+};
+
+// What auto mode did last.
+struct BalloonAutoStatus {
+  bool enabled = false;
+  BalloonAutoOptions options;
+  uint64_t decisions = 0;      // policy runs
+  uint64_t target_changes = 0; // ... that moved the target
+  std::optional<balloon::BalloonPolicyDecision> last;
 };
 
 class BalloonController {
@@ -30,7 +48,12 @@ class BalloonController {
 
   // Changes the stats period (0 stops asking). Thread: any.
   void set_stats_period(uint32_t seconds);
+  // Turns auto mode on (with these options) or off (nullopt). Thread: any.
+  void set_auto(std::optional<BalloonAutoOptions> options);
   [[nodiscard]] BalloonControllerOptions options() const;
+  [[nodiscard]] BalloonAutoStatus auto_status() const;
+  // One policy decision now, applied (auto mode's step; public for tests). Thread: any.
+  balloon::BalloonPolicyDecision decide_and_apply(const BalloonAutoOptions& options);
 
  private:
   void run();
@@ -40,6 +63,8 @@ class BalloonController {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   BalloonControllerOptions options_;
+  uint64_t generation_ = 0;  // bumped by every options change (wakes the thread)
+  BalloonAutoStatus auto_status_;
   bool stop_ = false;
   std::thread thread_;
 };
