@@ -175,6 +175,12 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
                          ? log::strf("%.1f of %.0f", mib_signed(h.released_bytes), mib(h.inflated_bytes)).c_str()
                          : "-");
   }
+  for (const auto& r : runs) {
+    if (r.inflate_ns_per_page) {
+      out += log::strf("%s run %zu: host cost per inflated page %.1f ns (its device's counters: parse, checks, release)\n",
+                       r.vmm.c_str(), r.run, *r.inflate_ns_per_page);
+    }
+  }
   // The released share is bounded by what was resident: pages the guest never touched
   // were never backed, pages it reported free were given back already (measured: QEMU
   // went from 1 GiB to 40 MiB after `memtouch 960M` once serve reported), and

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "guestmm/base/error.hpp"
@@ -17,6 +18,12 @@ struct BalloonSubjectConfig {
   std::string tideguest;                      // path of tideguest.elf
   std::string workdir;                        // scratch files (QMP socket, logs)
   uint32_t stats_period_s = 1;                // how often the device asks for stats
+  // tideguest's script (tide.run), ending in `serve`, and more kernel parameters. The
+  // experiment touches most of the guest first (so the inflate has resident memory to
+  // release) with free page reporting off ("tide.balloon_report_ms=0"), the same on both
+  // VMMs. The guest is up once it echoes its last command and serve reports the balloon.
+  std::string guest_script = "serve";
+  std::string guest_params;
 };
 
 struct BalloonSample {
@@ -39,6 +46,9 @@ class BalloonSubject {
   // Balloon target in bytes (0: empty balloon). Returns at once.
   [[nodiscard]] virtual Status set_target(uint64_t balloon_bytes) = 0;
   [[nodiscard]] virtual Result<BalloonSample> sample() = 0;
+  // The VMM's own account of its host-side cost per inflated page, in ns (nullopt if it
+  // keeps none). Called before stop().
+  [[nodiscard]] virtual std::optional<double> inflate_ns_per_page() { return std::nullopt; }
   // Stops the guest and the VMM; the last errors or the guest's console on failure.
   virtual void stop() = 0;
 };

@@ -111,7 +111,7 @@ Status QemuBalloonSubject::start(const BalloonSubjectConfig& config) {
   fs::remove(paths_.qmp_socket, ec);
   fs::remove(paths_.console_log, ec);
 
-  auto argv = command_line(options_.qemu, config_, paths_, options_.guest_script, options_.guest_params);
+  auto argv = command_line(options_.qemu, config_, paths_, config_.guest_script, config_.guest_params);
   auto child = ChildProcess::spawn(argv, paths_.qemu_log);
   if (!child) return prefixed(child.error(), "qemu");
   qemu_ = std::move(*child);
@@ -145,7 +145,7 @@ Status QemuBalloonSubject::wait_for_guest(QmpClient::Clock::time_point deadline)
   // tideguest probes the balloon right after READY and echoes each command before running
   // it; serve then prints "balloon: reached target=0 actual=0" (the empty balloon it
   // starts at), so that line after "> serve" means the driver is up and following.
-  std::string last = options_.guest_script.substr(options_.guest_script.rfind(';') + 1);
+  std::string last = config_.guest_script.substr(config_.guest_script.rfind(';') + 1);
   while (!last.empty() && last.front() == ' ') last.erase(0, 1);
   while (!last.empty() && last.back() == ' ') last.pop_back();
   const std::string command = last.substr(0, last.find(' '));

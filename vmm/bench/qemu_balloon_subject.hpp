@@ -23,15 +23,6 @@ struct QemuBalloonOptions {
   std::string qemu = "/usr/bin/qemu-system-x86_64";
   std::chrono::seconds boot_timeout{60};     // QEMU start to tideguest serving the balloon
   std::chrono::milliseconds quit_timeout{5000};  // after QMP quit, before SIGKILL
-  // tideguest's script (tide.run); the guest is up once it echoes the last command (and,
-  // for serve, reports the balloon it starts with).
-  // The experiment's is "serve"; another (a workload before it, or a guest without the
-  // driver such as "sleep 600000") is for checking the QEMU side on its own.
-  std::string guest_script = "serve";
-  // More kernel parameters after tide.run, e.g. "tide.balloon_report_ms=0" (no automatic
-  // free page reporting, so memory the guest touched and freed stays resident until the
-  // balloon takes it).
-  std::string guest_params;
 };
 
 struct QemuPaths {

@@ -42,7 +42,7 @@ class TideBalloonSubject final : public BalloonSubject {
     mc.vm.memory_bytes = config.memory_bytes;
     mc.vm.nr_vcpus = 1;
     mc.boot.kernel_path = config.tideguest;
-    mc.boot.cmdline = "tide.run=\"serve\"";
+    mc.boot.cmdline = "tide.run=\"" + config.guest_script + "\"" + (config.guest_params.empty() ? "" : " " + config.guest_params);
     mc.rng = false;
     MachineBalloon b;
     b.features = balloon::BalloonFeatures{.must_tell_host = true, .stats = true, .deflate_on_oom = false, .reporting = true};
@@ -60,14 +60,25 @@ class TideBalloonSubject final : public BalloonSubject {
     machine_ = std::move(machine);
     machine_ptr_.store(machine_.get());
     TIDE_TRY(machine_->start());
-    accel_ = std::string("kvm (") + host_kind_name(machine_->vm().host_kind()) + ")";
-    // Up when the driver is active (DRIVER_OK) and has sent its first statistics.
-    const bool up = machine_->balloon()->wait_until(
-        [](const balloon::BalloonStatus& s) { return s.active && s.stats.has_value(); }, 30'000'000'000ull);
-    if (!up) {
-      std::string tail = console_tail();
-      stop();
-      return make_error(std::errc::timed_out, "tideguest's balloon driver did not come up within 30 s; console: " + tail);
+    accel_ = machine_->vm().host_kind() == HostKind::pvm ? "kvm/pvm" : "kvm";
+    // Up when the guest echoed its last command (serve) and serve reported the balloon it
+    // starts with: the driver is active and the workload before it is done.
+    std::string last = config.guest_script.substr(config.guest_script.rfind(';') + 1);
+    while (!last.empty() && last.front() == ' ') last.erase(0, 1);
+    const std::string echo = "> " + last;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    for (;;) {
+      {
+        std::lock_guard l(console_mutex_);
+        const size_t at = console_.find(echo);
+        if (at != std::string::npos && console_.find("balloon: reached", at) != std::string::npos) break;
+      }
+      if (machine_->vm().stopping() || std::chrono::steady_clock::now() > deadline) {
+        std::string tail = console_tail();
+        stop();
+        return make_error(std::errc::timed_out, "tideguest did not start serving the balloon (" + last + "); console: " + tail);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return ok();
   }
@@ -89,6 +100,13 @@ class TideBalloonSubject final : public BalloonSubject {
     s.host_bytes = pool.resident_bytes;
     s.pool_free_bytes = (pool.free_frames + pool.hot_frames) << gmm::kPageShift;
     return s;
+  }
+
+  std::optional<double> inflate_ns_per_page() override {
+    if (!machine_ || !machine_->balloon()) return std::nullopt;
+    const balloon::BalloonCounters c = machine_->balloon()->counters();
+    if (c.inflate_timed_pages == 0) return std::nullopt;
+    return c.inflate_ns_per_page();
   }
 
   void stop() override {

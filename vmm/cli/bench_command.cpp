@@ -36,6 +36,9 @@ const char* const kBenchHelp =
     "  --runs N            repeat the whole experiment N times, 1..100 (default 1); the\n"
     "                      summary gives medians, the plot the first run\n"
     "  --step-timeout S    seconds a step may take (default 30)\n"
+    "  --touch P           before serving, the guest touches P percent of its RAM once\n"
+    "                      and frees it, with free page reporting off, so the inflate\n"
+    "                      has resident memory to give back (default 90; 0: none)\n"
     "  --stats-period S    seconds between the device's statistics requests, 0 for none\n"
     "                      (default 1)\n"
     "  --out DIR           where the results go (default ./balloon-bench)\n"
@@ -76,7 +79,7 @@ bool parse_seconds(const std::string& text, double min, double max, double* out)
 
 int balloon_command(const std::vector<std::string>& argv) {
   Args args("bench balloon",
-            {"memory", "schedule", "vmm", "compare", "runs", "step-timeout", "stats-period", "out", "log-level"},
+            {"memory", "schedule", "vmm", "compare", "runs", "step-timeout", "stats-period", "out", "log-level", "touch"},
             {"help"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {
@@ -101,6 +104,17 @@ int balloon_command(const std::vector<std::string>& argv) {
       return fail("--memory: '" + *m + "' must be a whole number of MiB, at least 16M");
     }
     config.memory_bytes = *bytes;
+  }
+  uint64_t touch = 90;
+  if (auto t = args.get("touch")) {
+    char* end = nullptr;
+    touch = std::strtoull(t->c_str(), &end, 10);
+    if (t->empty() || *end != '\0' || touch > 95) return fail("--touch: '" + *t + "' is not a percentage from 0 to 95");
+  }
+  if (touch > 0) {
+    const uint64_t mib = config.memory_bytes / 100 * touch >> 20;
+    config.guest_script = "memtouch " + std::to_string(mib) + "M seq 1; serve";
+    config.guest_params = "tide.balloon_report_ms=0";
   }
   auto schedule = bench::parse_balloon_schedule(args.get("schedule").value_or(bench::kDefaultSchedule), config.memory_bytes);
   if (!schedule) return fail("--schedule: " + schedule.error().message());
