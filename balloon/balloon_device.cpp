@@ -264,6 +264,12 @@ void BalloonDevice::queue_notified(uint16_t index) {
   std::unique_lock lock(mutex_);
   if (!impl_->active) return;  // before DRIVER_OK or after reset
   const bool changed = impl_->handle_queue(index);
+  // A queue the driver broke (its avail index jumped, its rings left RAM) stays silent
+  // until a reset: tell the driver so, rather than leave its requests hanging.
+  if (index < impl_->activation.queues.size() && impl_->activation.queues[index] &&
+      impl_->activation.queues[index]->broken()) {
+    impl_->activation.interrupt->needs_reset();
+  }
   finish(lock, changed);
 }
 

@@ -27,6 +27,10 @@ class VirtioInterrupt {
   virtual void notify_queue(uint16_t index) = 0;
   // The device changed its config space (bumps config_generation). Thread: any.
   virtual void notify_config() = 0;
+  // The device met an error it cannot get out of without a reset (a queue the driver
+  // broke): the transport sets DEVICE_NEEDS_RESET and raises a config interrupt
+  // (virtio-v1.2 §2.1.2). Thread: any; never blocks.
+  virtual void needs_reset() {}
 };
 
 // What a device gets on DRIVER_OK. Everything stays valid until reset() returns.

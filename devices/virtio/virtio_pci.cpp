@@ -338,7 +338,7 @@ uint64_t VirtioPciDevice::read_field_locked(uint32_t field) {
       return config_vector_;
     }
     case kCommonNumQueues: return num_queues_;
-    case kCommonDeviceStatus: return status_;
+    case kCommonDeviceStatus: return visible_status_locked();
     case kCommonConfigGeneration: return config_generation_.load(std::memory_order_acquire);
     case kCommonQueueSelect: return queue_select_;
     case kCommonQueueSize: return q ? q->size() : 0;
@@ -495,6 +495,7 @@ void VirtioPciDevice::reset_locked() {
   device_->reset();  // returns once the device has stopped touching the queues
   for (auto& q : queues_) q->reset();
   status_ = 0;
+  needs_reset_.store(false, std::memory_order_release);
   device_feature_select_ = 0;
   driver_feature_select_ = 0;
   driver_features_ = 0;
@@ -571,7 +572,20 @@ void VirtioPciDevice::notify_config() {
 
 uint8_t VirtioPciDevice::device_status() const {
   std::lock_guard lock(mutex_);
+  return visible_status_locked();
+}
+
+uint8_t VirtioPciDevice::visible_status_locked() const {
+  if (status_ != 0 && needs_reset_.load(std::memory_order_acquire)) {
+    return static_cast<uint8_t>(status_ | VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET);
+  }
   return status_;
+}
+
+void VirtioPciDevice::needs_reset() {
+  if (needs_reset_.exchange(true, std::memory_order_acq_rel)) return;
+  log::warn("virtio-%u: the device needs a reset (a queue is broken)", device_->device_type());
+  notify_config();
 }
 
 uint64_t VirtioPciDevice::driver_features() const {

@@ -94,6 +94,7 @@ class VirtioPciDevice final : public PciDevice, public VirtioInterrupt {
 
   // VirtioInterrupt (threads: any; the device's queue handler).
   void notify_queue(uint16_t index) override;
+  void needs_reset() override;
   void notify_config() override;
 
   // Introspection for the VMM's API and tests. Thread: any.
@@ -127,6 +128,7 @@ class VirtioPciDevice final : public PciDevice, public VirtioInterrupt {
   [[nodiscard]] uint64_t read_field_locked(uint32_t field);
   void write_field_locked(uint32_t field, uint64_t value);
   void set_status_locked(uint8_t value);
+  [[nodiscard]] uint8_t visible_status_locked() const;
   void activate_locked();
   void reset_locked();
   void register_doorbells_locked();
@@ -155,6 +157,9 @@ class VirtioPciDevice final : public PciDevice, public VirtioInterrupt {
   uint32_t driver_feature_select_ = 0;
   uint64_t driver_features_ = 0;
   uint8_t status_ = 0;
+  // Set by the device through needs_reset(): reads of the status show DEVICE_NEEDS_RESET
+  // until the driver resets the device.
+  std::atomic<bool> needs_reset_{false};
   uint16_t queue_select_ = 0;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::optional<uint64_t> bar0_address_;

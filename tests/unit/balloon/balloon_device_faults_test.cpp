@@ -276,6 +276,7 @@ TEST_F(BalloonFaultsTest, ABrokenQueueStopsOnlyItself) {
   h.ring(QueueRole::kInflate).set_avail_idx(100);  // jumps more than the queue size ahead
   h.notify(QueueRole::kInflate);
   EXPECT_TRUE(h.queue(QueueRole::kInflate).broken());
+  EXPECT_GE(h.irq.needs_reset_calls(), 1) << "the driver is told to reset the device";
   h.inflate({1});
   EXPECT_EQ(h.device->balloon_pages(), 0u);
   h.report({{0x200000, kPage}});

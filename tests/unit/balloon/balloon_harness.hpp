@@ -45,6 +45,14 @@ class RecordingInterrupt final : public dev::VirtioInterrupt {
     std::lock_guard lock(mutex_);
     ++config_notes_;
   }
+  void needs_reset() override {
+    std::lock_guard lock(mutex_);
+    ++needs_reset_;
+  }
+  [[nodiscard]] int needs_reset_calls() const {
+    std::lock_guard lock(mutex_);
+    return needs_reset_;
+  }
   [[nodiscard]] int config_notes() const {
     std::lock_guard lock(mutex_);
     return config_notes_;
@@ -60,6 +68,7 @@ class RecordingInterrupt final : public dev::VirtioInterrupt {
   mutable std::mutex mutex_;
   std::vector<uint16_t> queue_notes_;
   int config_notes_ = 0;
+  int needs_reset_ = 0;
 };
 
 struct HarnessOptions {

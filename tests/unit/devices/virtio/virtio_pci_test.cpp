@@ -259,6 +259,24 @@ TEST_F(VirtioPciTest, ActivationFailureAsksForReset) {
   EXPECT_EQ(driver->status(), 0);
 }
 
+TEST_F(VirtioPciTest, ADeviceThatNeedsAResetSaysSoUntilTheDriverResetsIt) {
+  ASSERT_TRUE(driver->negotiate(kVersion1));
+  driver->driver_ok();
+  ASSERT_TRUE(transport->activated());
+  EXPECT_EQ(driver->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, 0);
+  dev->activation().interrupt->needs_reset();
+  dev->activation().interrupt->needs_reset();  // once is enough: one config interrupt
+  EXPECT_NE(driver->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, 0);
+  EXPECT_NE(driver->status() & VIRTIO_CONFIG_S_DRIVER_OK, 0) << "the other bits stay";
+  EXPECT_EQ(driver->read_isr(), VIRTIO_PCI_ISR_CONFIG);
+  EXPECT_EQ(irq.wakes(), 1);
+  driver->set_status(0);
+  EXPECT_EQ(driver->status(), 0);
+  ASSERT_TRUE(driver->negotiate(kVersion1));
+  driver->driver_ok();
+  EXPECT_EQ(driver->status() & VIRTIO_CONFIG_S_DEVICE_NEEDS_RESET, 0) << "a reset clears it";
+}
+
 TEST_F(VirtioPciTest, DeviceConfigSpaceIsBounded) {
   EXPECT_EQ(driver->device_cfg_read(0, 4), 0xc3c2c1c0u);
   EXPECT_EQ(driver->device_cfg_read(6, 2), 0xc7c6u);
