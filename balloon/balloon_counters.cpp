@@ -37,6 +37,11 @@ uint64_t BalloonCounters::total_faults() const {
   return n;
 }
 
+double BalloonCounters::inflate_cpu_ns_per_page() const {
+  if (inflate_timed_pages == 0) return 0.0;
+  return static_cast<double>(inflate_cpu_ns) / static_cast<double>(inflate_timed_pages);
+}
+
 double BalloonCounters::inflate_ns_per_page() const {
   if (inflate_timed_pages == 0) return 0.0;
   return static_cast<double>(inflate_ns) / static_cast<double>(inflate_timed_pages);
@@ -78,6 +83,7 @@ BalloonCounters CounterSet::snapshot() const {
   s.host_bytes_released = s.frames_released * gmm::kPageSize;
   s.inflate_ns = get(live.inflate_ns);
   s.inflate_timed_pages = get(live.inflate_timed_pages);
+  s.inflate_cpu_ns = get(live.inflate_cpu_ns);
   for (size_t i = 0; i < kBalloonFaultKinds; ++i) s.faults[i] = faults_[i].load(std::memory_order_relaxed);
   return s;
 }

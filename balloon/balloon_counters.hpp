@@ -62,6 +62,7 @@ struct BalloonCounters {
   // Host cost of the inflate path (parse + checks + backend calls), for ns per page.
   uint64_t inflate_ns = 0;
   uint64_t inflate_timed_pages = 0;
+  uint64_t inflate_cpu_ns = 0;  // ... the CPU time of the thread that ran it
   // Bad guest input, by kind.
   std::array<uint64_t, kBalloonFaultKinds> faults{};
 
@@ -69,6 +70,8 @@ struct BalloonCounters {
   [[nodiscard]] uint64_t total_faults() const;
   // Mean host ns per inflated page (0 before any).
   [[nodiscard]] double inflate_ns_per_page() const;
+  // Mean host CPU ns per inflated page (0 before any).
+  [[nodiscard]] double inflate_cpu_ns_per_page() const;
 };
 
 // The live counters.
@@ -78,7 +81,7 @@ class CounterSet {
     std::atomic<uint64_t> inflated_pages{0}, deflated_pages{0}, reported_pages{0}, migrated_pages{0},
         oom_deflated_pages{0}, unrequested_inflated_pages{0}, unrequested_deflated_pages{0},
         reset_deflated_pages{0}, inflate_requests{0}, deflate_requests{0}, report_requests{0}, stats_buffers{0},
-        stats_requests{0}, frames_released{0}, inflate_ns{0}, inflate_timed_pages{0};
+        stats_requests{0}, frames_released{0}, inflate_ns{0}, inflate_timed_pages{0}, inflate_cpu_ns{0};
   };
 
   explicit CounterSet(std::string name) : name_(std::move(name)) {}

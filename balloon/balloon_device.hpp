@@ -57,6 +57,7 @@ struct BalloonDeviceOptions {
   BalloonFeatures features;
   std::string name = "balloon";  // log prefix
   Clock clock = monotonic_ns;
+  Clock cpu_clock = thread_cpu_ns;  // the inflate path's CPU cost
   uint16_t queue_size = 256;
   // PFNs read from one inflate/deflate chain at most (Linux sends <= 256); more are
   // counted (kRequestTooLarge) and skipped.

@@ -71,6 +71,7 @@ void BalloonDevice::Impl::collect_pages(const dev::DescriptorChain& chain, bool 
 
 void BalloonDevice::Impl::inflate(const dev::DescriptorChain& chain) {
   const uint64_t start_ns = options.clock();
+  const uint64_t start_cpu_ns = options.cpu_clock();
   CounterSet::add(counters.live.inflate_requests, 1);
   collect_pages(chain, true);
   sync_accounting();
@@ -93,6 +94,8 @@ void BalloonDevice::Impl::inflate(const dev::DescriptorChain& chain) {
   const uint64_t end_ns = options.clock();
   CounterSet::add(live.inflate_ns, end_ns >= start_ns ? end_ns - start_ns : 0);
   CounterSet::add(live.inflate_timed_pages, pages);
+  const uint64_t end_cpu_ns = options.cpu_clock();
+  CounterSet::add(live.inflate_cpu_ns, end_cpu_ns >= start_cpu_ns ? end_cpu_ns - start_cpu_ns : 0);
 }
 
 void BalloonDevice::Impl::deflate(const dev::DescriptorChain& chain) {

@@ -93,6 +93,7 @@ json::object balloon_counters_json(const BalloonCounters& c, const std::map<std:
                       {"frames_released", c.frames_released},
                       {"host_bytes_released", c.host_bytes_released},
                       {"inflate_ns_per_page", c.inflate_ns_per_page()},
+                      {"inflate_cpu_ns_per_page", c.inflate_cpu_ns_per_page()},
                       {"bad_requests", bad},
                       {"faults", std::move(faults)}};
 }

@@ -138,7 +138,7 @@ Result<BalloonRun> run_balloon_experiment(BalloonSubject& subject, const Balloon
     log_step(run, schedule.steps.size(), run.steps.back());
   }
   if (!run.aborted.empty()) log::error("%s: run ended early: %s", run.vmm.c_str(), run.aborted.c_str());
-  run.inflate_ns_per_page = subject.inflate_ns_per_page();
+  run.inflate_cost = subject.inflate_cost();
   subject.stop();
   return run;
 }

@@ -40,7 +40,7 @@ struct BalloonRun {
   std::vector<BalloonPoint> points;
   std::vector<BalloonStepResult> steps;
   std::string aborted;  // why the run ended before the schedule did ("" when it did not)
-  std::optional<double> inflate_ns_per_page;  // the subject's own count, if it keeps one
+  std::optional<InflateCost> inflate_cost;  // the subject's own count, if it keeps one
 };
 
 // The figures a run is summed up by: the descent, i.e. the inflate steps from the start

@@ -176,9 +176,11 @@ std::string format_balloon_summary(const std::vector<BalloonRun>& runs, const Ba
                          : "-");
   }
   for (const auto& r : runs) {
-    if (r.inflate_ns_per_page) {
-      out += log::strf("%s run %zu: host cost per inflated page %.1f ns (its device's counters: parse, checks, release)\n",
-                       r.vmm.c_str(), r.run, *r.inflate_ns_per_page);
+    if (r.inflate_cost) {
+      out += log::strf(
+          "%s run %zu: host cost per inflated page %.1f ns of CPU, %.1f ns elapsed (its device's counters: parse, "
+          "checks, release)\n",
+          r.vmm.c_str(), r.run, r.inflate_cost->cpu_ns_per_page, r.inflate_cost->wall_ns_per_page);
     }
   }
   // The released share is bounded by what was resident: pages the guest never touched

@@ -33,6 +33,11 @@ struct BalloonSample {
   uint64_t pool_free_bytes = 0;  // tide: the pool's free bytes; QEMU: 0 (no pool)
 };
 
+struct InflateCost {
+  double cpu_ns_per_page = 0;   // CPU time of the thread that ran the inflate path
+  double wall_ns_per_page = 0;  // elapsed time of the same path (includes preemption)
+};
+
 class BalloonSubject {
  public:
   virtual ~BalloonSubject() = default;
@@ -46,9 +51,9 @@ class BalloonSubject {
   // Balloon target in bytes (0: empty balloon). Returns at once.
   [[nodiscard]] virtual Status set_target(uint64_t balloon_bytes) = 0;
   [[nodiscard]] virtual Result<BalloonSample> sample() = 0;
-  // The VMM's own account of its host-side cost per inflated page, in ns (nullopt if it
-  // keeps none). Called before stop().
-  [[nodiscard]] virtual std::optional<double> inflate_ns_per_page() { return std::nullopt; }
+  // The VMM's own account of its host-side cost per inflated page (nullopt if it keeps
+  // none). Called before stop().
+  [[nodiscard]] virtual std::optional<InflateCost> inflate_cost() { return std::nullopt; }
   // Stops the guest and the VMM; the last errors or the guest's console on failure.
   virtual void stop() = 0;
 };

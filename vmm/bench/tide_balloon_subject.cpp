@@ -102,11 +102,11 @@ class TideBalloonSubject final : public BalloonSubject {
     return s;
   }
 
-  std::optional<double> inflate_ns_per_page() override {
+  std::optional<InflateCost> inflate_cost() override {
     if (!machine_ || !machine_->balloon()) return std::nullopt;
     const balloon::BalloonCounters c = machine_->balloon()->counters();
     if (c.inflate_timed_pages == 0) return std::nullopt;
-    return c.inflate_ns_per_page();
+    return InflateCost{c.inflate_cpu_ns_per_page(), c.inflate_ns_per_page()};
   }
 
   void stop() override {

@@ -167,8 +167,10 @@ void print_balloon(const json::object& b) {
               n("deflated_pages"), n("migrated_pages"), n("oom_deflated_pages"), n("reported_pages"));
   double ns = c.contains("inflate_ns_per_page") && c.at("inflate_ns_per_page").is_double()
                   ? c.at("inflate_ns_per_page").as_double() : 0.0;
-  std::printf("host:      %s released, inflate cost %.1f ns/page, bad requests %llu\n",
-              mib(u64(c, "host_bytes_released")).c_str(), ns, n("bad_requests"));
+  double cpu = c.contains("inflate_cpu_ns_per_page") && c.at("inflate_cpu_ns_per_page").is_double()
+                   ? c.at("inflate_cpu_ns_per_page").as_double() : 0.0;
+  std::printf("host:      %s released, inflate cost %.1f ns/page of CPU (%.1f ns/page elapsed), bad requests %llu\n",
+              mib(u64(c, "host_bytes_released")).c_str(), cpu, ns, n("bad_requests"));
   if (auto it = c.find("faults"); it != c.end() && it->value().is_object()) {
     for (const auto& kv : it->value().as_object()) {
       std::printf("bad input: %s %llu\n", std::string(kv.key()).c_str(),

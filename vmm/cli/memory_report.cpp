@@ -33,11 +33,11 @@ std::string balloon_line(const balloon::BalloonStatus& s) {
   const balloon::BalloonCounters& c = s.counters;
   auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
   return log::strf("target=%s actual=%s inflated=%llu deflated=%llu migrated=%llu oom=%llu reported=%llu bad=%llu "
-                   "host_released=%s inflate_ns_per_page=%.1f",
+                   "host_released=%s inflate_ns_per_page=%.1f inflate_cpu_ns_per_page=%.1f",
                    format_size(s.target_pages * gmm::kPageSize).c_str(),
                    format_size(s.actual_pages * gmm::kPageSize).c_str(), u(c.inflated_pages), u(c.deflated_pages),
                    u(c.migrated_pages), u(c.oom_deflated_pages), u(c.reported_pages), u(c.total_faults()),
-                   format_size(c.host_bytes_released).c_str(), c.inflate_ns_per_page());
+                   format_size(c.host_bytes_released).c_str(), c.inflate_ns_per_page(), c.inflate_cpu_ns_per_page());
 }
 
 }  // namespace tide::vmm
