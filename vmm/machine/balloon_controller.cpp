@@ -107,7 +107,8 @@ void BalloonController::run() {
         next_auto = now + std::chrono::milliseconds(200);
       }
     }
-    if (autom && auto_due && clock::now() >= next_auto) {
+    // Auto mode may have been turned off while the lock was dropped for request_stats.
+    if (autom && auto_due && options_.auto_mode && clock::now() >= next_auto) {
       const BalloonAutoOptions o = *options_.auto_mode;
       l.unlock();
       const balloon::BalloonPolicyDecision d = decide_and_apply(o);
