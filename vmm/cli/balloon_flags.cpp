@@ -20,7 +20,9 @@ Result<std::optional<MachineBalloon>> balloon_from_flags(const Args& args, uint6
   b.control.stats_period_s = 1;
   if (auto list = args.get("balloon")) {
     if (*list == "none") {
-      if (args.has("current-memory")) return bad("--current-memory needs a balloon (not --balloon none)");
+      for (const char* flag : {"current-memory", "balloon-stats-period", "balloon-auto"}) {
+        if (args.has(flag)) return bad("--" + std::string(flag) + " needs a balloon (not --balloon none)");
+      }
       return std::optional<MachineBalloon>();
     }
     b.features = balloon::BalloonFeatures{.must_tell_host = false, .stats = false, .deflate_on_oom = false, .reporting = false};
@@ -31,7 +33,7 @@ Result<std::optional<MachineBalloon>> balloon_from_flags(const Args& args, uint6
       else if (item == "stats") b.features.stats = true;
       else if (item == "oom") b.features.deflate_on_oom = true;
       else if (item == "report") b.features.reporting = true;
-      else if (item == "default") b.features = balloon::BalloonFeatures{true, true, false, true};
+      else if (item == "default") b.features.must_tell_host = b.features.stats = b.features.reporting = true;
       else return bad("--balloon: '" + item + "' is not one of mth, stats, oom, report, default (or none)");
     }
   }
