@@ -14,7 +14,8 @@ Result<std::optional<MachineBalloon>> machine_balloon(const GuestConfig& config)
                                 static_cast<unsigned long long>(memory >> 10)));
   }
   if (!config.balloon.enabled) {
-    if (current != memory) {
+    // In whole pages, as the balloon would start: memory is rounded up, currentMemory not.
+    if (gmm::align_down(memory - current, gmm::kPageSize) != 0) {
       return make_error(std::errc::invalid_argument,
                         config.name + ": current memory below memory needs a balloon (memballoon model='none')");
     }
