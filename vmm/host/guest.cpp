@@ -175,7 +175,7 @@ Result<uint64_t> Guest::set_balloon(uint64_t bytes) {
   const uint64_t pages = bytes >> gmm::kPageShift;
   if (machine_ && (state_ == GuestState::running || state_ == GuestState::paused)) {
     if (!machine_->balloon()) return make_error(std::errc::operation_not_supported, name_ + " runs without a balloon device");
-    if (machine_->balloon_controller()) machine_->balloon_controller()->set_auto(std::nullopt);
+    if (machine_->balloon_controller()) return machine_->balloon_controller()->set_manual_target(pages) << gmm::kPageShift;
     return machine_->balloon()->set_target_pages(pages) << gmm::kPageShift;
   }
   config_.current_memory_bytes = memory - (pages << gmm::kPageShift);

@@ -56,7 +56,29 @@ BalloonAutoStatus BalloonController::auto_status() const {
   return auto_status_;
 }
 
+uint64_t BalloonController::set_manual_target(uint64_t pages) {
+  std::lock_guard apply(apply_mutex_);
+  set_auto(std::nullopt);
+  return device_.set_target_pages(pages);
+}
+
+std::optional<balloon::BalloonPolicyDecision> BalloonController::decide_if_auto() {
+  std::lock_guard apply(apply_mutex_);
+  std::optional<BalloonAutoOptions> options;
+  {
+    std::lock_guard l(mutex_);
+    options = options_.auto_mode;
+  }
+  if (!options) return std::nullopt;
+  return decide(*options);
+}
+
 balloon::BalloonPolicyDecision BalloonController::decide_and_apply(const BalloonAutoOptions& options) {
+  std::lock_guard apply(apply_mutex_);
+  return decide(options);
+}
+
+balloon::BalloonPolicyDecision BalloonController::decide(const BalloonAutoOptions& options) {
   const balloon::BalloonStatus s = device_.status();
   const gmm::PoolStats pool = memory_.stats();
   balloon::PolicyInput in;
@@ -108,11 +130,11 @@ void BalloonController::run() {
       }
     }
     // Auto mode may have been turned off while the lock was dropped for request_stats.
-    if (autom && auto_due && options_.auto_mode && clock::now() >= next_auto) {
-      const BalloonAutoOptions o = *options_.auto_mode;
+    if (autom && auto_due && clock::now() >= next_auto) {
       l.unlock();
-      const balloon::BalloonPolicyDecision d = decide_and_apply(o);
-      if (d.action != balloon::PolicyAction::kKeep) log::debug("balloon auto: %s", d.reason.c_str());
+      // Rechecks auto mode under the apply lock: the user may have turned it off meanwhile.
+      const std::optional<balloon::BalloonPolicyDecision> d = decide_if_auto();
+      if (d && d->action != balloon::PolicyAction::kKeep) log::debug("balloon auto: %s", d->reason.c_str());
       l.lock();
       auto_due = false;
     }

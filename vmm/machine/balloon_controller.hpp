@@ -54,12 +54,20 @@ class BalloonController {
   [[nodiscard]] BalloonAutoStatus auto_status() const;
   // One policy decision now, applied (auto mode's step; public for tests). Thread: any.
   balloon::BalloonPolicyDecision decide_and_apply(const BalloonAutoOptions& options);
+  // The user's target: auto mode off, then the target set, so that no decision already
+  // under way can overwrite it. Returns the target set (pages). Thread: any.
+  uint64_t set_manual_target(uint64_t pages);
 
  private:
   void run();
+  // decide_and_apply, unless auto mode was turned off meanwhile (the timer's path).
+  std::optional<balloon::BalloonPolicyDecision> decide_if_auto();
+  // The decision and its target; apply_mutex_ held.
+  balloon::BalloonPolicyDecision decide(const BalloonAutoOptions& options);
 
   balloon::BalloonDevice& device_;
   gmm::MemoryManager& memory_;
+  std::mutex apply_mutex_;  // a decision and its target, against a user's target; before mutex_
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   BalloonControllerOptions options_;

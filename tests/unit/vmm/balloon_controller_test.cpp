@@ -118,6 +118,18 @@ TEST_F(BalloonControllerTest, ASurplusInflatesByAtMostTheStep) {
   destroy_guarded(std::move(ctl));
 }
 
+TEST_F(BalloonControllerTest, AUserTargetTurnsAutoModeOffAndStays) {
+  driver_sends_available(20 * kMiB);
+  BalloonControllerOptions o = idle();
+  o.auto_mode = small_auto(64 * kMiB);
+  BalloonController ctl(*h.device, *mm, o);
+  EXPECT_TRUE(ctl.auto_status().enabled);
+  EXPECT_EQ(ctl.set_manual_target(pages(3 * kMiB)), pages(3 * kMiB));
+  EXPECT_FALSE(ctl.auto_status().enabled);
+  EXPECT_FALSE(ctl.options().auto_mode.has_value());
+  EXPECT_EQ(h.device->target_pages(), pages(3 * kMiB));
+}
+
 TEST_F(BalloonControllerTest, TheMoveIsMeasuredFromTheBalloonTheDriverHolds) {
   driver_holds(pages(8 * kMiB));
   driver_sends_available(10 * kMiB);  // 6 MiB over the margin, with 8 MiB in the balloon
