@@ -60,6 +60,10 @@ TEST(Balloon, CompactionDuringALargeBalloonKeepsEverythingExact) {
   EXPECT_EQ(num(host, "inflated") - num(host, "deflated"), 131072u) << r.output;
   EXPECT_EQ(num(host, "bad"), 0u);
   EXPECT_NE(r.output.find("tide: audit: clean"), std::string::npos) << r.output;
+  // Residency at exit (before teardown): no more than the 512 MiB the guest keeps.
+  auto stats = fields_of(r.output, "tide: stats: tideguest: ");
+  ASSERT_TRUE(stats.count("resident")) << r.output;
+  EXPECT_LE(std::stod(stats["resident"]), 512.0) << r.output;
   EXPECT_NE(r.output.find("free=1024.0MiB"), std::string::npos) << "the pool is whole after exit\n" << r.output;
 }
 
