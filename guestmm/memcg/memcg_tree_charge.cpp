@@ -1,0 +1,243 @@
+// MemcgTree: charges, stats and events — the fault path's part. Each call holds the tree
+// mutex for one walk up the guest's path (at most kMaxDepth nodes) and never allocates.
+#include <algorithm>
+
+#include "guestmm/base/log.hpp"
+#include "guestmm/memcg/memcg_tree.hpp"
+
+namespace tide::gmm::memcg {
+
+namespace {
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+Error too_large(const char* what, uint64_t n) {
+  return make_error(std::errc::value_too_large,
+                    log::strf("%s of %llu pages would take a counter beyond %llu pages", what, ull(n), ull(kMaxPages)));
+}
+
+}  // namespace
+
+void MemcgTree::count_event_locked(Node* node, Event event, uint64_t n) {
+  node->events_local[event] += n;
+  for (Node* c = node; c != nullptr; c = c->parent.valid() ? nodes_[c->parent.value()].get() : nullptr) {
+    c->events[event] += n;
+  }
+}
+
+Result<ChargeResult> MemcgTree::try_charge(MemcgId leaf, uint64_t pages) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  ChargeResult r;
+  if (pages == 0) {
+    r.charged = true;
+    return r;
+  }
+  std::array<Node*, kMaxDepth> path{};
+  const size_t n = path_locked(node, path);
+  // Check every level before touching any, so a refused charge leaves nothing behind.
+  for (size_t i = 0; i < n; ++i) {
+    if (pages > kMaxPages - path[i]->current) return too_large("a charge", pages);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (path[i]->current + pages > path[i]->settings.max) {
+      count_event_locked(path[i], Event::max, 1);
+      r.limited_by = path[i]->id;
+      return r;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Node* c = path[i];
+    c->current += pages;
+    c->peak = std::max(c->peak, c->current);
+    if (c->current > c->settings.high) r.over_high.push(c->id);
+  }
+  for (MemcgId id : r.over_high) count_event_locked(nodes_[id.value()].get(), Event::high, 1);
+  r.charged = true;
+  return r;
+}
+
+Result<ChargeResult> MemcgTree::charge_force(MemcgId leaf, uint64_t pages) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  ChargeResult r;
+  r.charged = true;
+  if (pages == 0) return r;
+  std::array<Node*, kMaxDepth> path{};
+  const size_t n = path_locked(node, path);
+  for (size_t i = 0; i < n; ++i) {
+    if (pages > kMaxPages - path[i]->current) return too_large("a forced charge", pages);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Node* c = path[i];
+    c->current += pages;
+    c->peak = std::max(c->peak, c->current);
+    if (!r.limited_by.valid() && c->current > c->settings.max) r.limited_by = c->id;
+    if (c->current > c->settings.high) r.over_high.push(c->id);
+  }
+  if (r.limited_by.valid()) {
+    count_event_locked(nodes_[r.limited_by.value()].get(), Event::max, 1);
+    for (size_t i = 0; i < n; ++i) path[i]->stat[Stat::forced_charges] += 1;
+  }
+  for (MemcgId id : r.over_high) count_event_locked(nodes_[id.value()].get(), Event::high, 1);
+  return r;
+}
+
+Status MemcgTree::uncharge(MemcgId leaf, uint64_t pages) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  std::array<Node*, kMaxDepth> path{};
+  const size_t n = path_locked(node, path);
+  for (size_t i = 0; i < n; ++i) {
+    if (path[i]->current < pages) {
+      return make_error(std::errc::state_not_recoverable,
+                        log::strf("uncharge of %llu pages from %s, which has %llu charged: accounting bug",
+                                  ull(pages), path_locked(*path[i]).c_str(), ull(path[i]->current)));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) path[i]->current -= pages;
+  return ok();
+}
+
+Result<SwapChargeResult> MemcgTree::try_charge_swap(MemcgId leaf, uint64_t pages) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  SwapChargeResult r;
+  if (pages == 0) {
+    r.charged = true;
+    return r;
+  }
+  std::array<Node*, kMaxDepth> path{};
+  const size_t n = path_locked(node, path);
+  for (size_t i = 0; i < n; ++i) {
+    if (pages > kMaxPages - path[i]->swap_current) return too_large("a swap charge", pages);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (path[i]->swap_current + pages > path[i]->settings.swap_max) {
+      count_event_locked(path[i], Event::swap_max, 1);
+      count_event_locked(node, Event::swap_fail, 1);
+      r.limited_by = path[i]->id;
+      return r;
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    path[i]->swap_current += pages;
+    path[i]->swap_peak = std::max(path[i]->swap_peak, path[i]->swap_current);
+  }
+  r.charged = true;
+  return r;
+}
+
+Status MemcgTree::uncharge_swap(MemcgId leaf, uint64_t pages) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  std::array<Node*, kMaxDepth> path{};
+  const size_t n = path_locked(node, path);
+  for (size_t i = 0; i < n; ++i) {
+    if (path[i]->swap_current < pages) {
+      return make_error(std::errc::state_not_recoverable,
+                        log::strf("swap uncharge of %llu pages from %s, which has %llu charged: accounting bug",
+                                  ull(pages), path_locked(*path[i]).c_str(), ull(path[i]->swap_current)));
+    }
+  }
+  for (size_t i = 0; i < n; ++i) path[i]->swap_current -= pages;
+  return ok();
+}
+
+Result<uint64_t> MemcgTree::headroom(MemcgId leaf) const {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  std::array<Node*, kMaxDepth> path{};
+  const size_t n = path_locked(node, path);
+  uint64_t room = kMaxPages;
+  for (size_t i = 0; i < n; ++i) {
+    const Node* c = path[i];
+    room = std::min(room, c->settings.max > c->current ? c->settings.max - c->current : 0);
+  }
+  return room;
+}
+
+// ---- stats and events ----
+
+Status MemcgTree::stat_add(MemcgId leaf, Stat stat, uint64_t n) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  std::array<Node*, kMaxDepth> path{};
+  const size_t depth = path_locked(node, path);
+  const uint64_t ceiling = is_gauge(stat) ? kMaxPages : UINT64_MAX;
+  for (size_t i = 0; i < depth; ++i) {
+    if (n > ceiling - path[i]->stat[stat]) {
+      return make_error(std::errc::value_too_large,
+                        log::strf("stat %s of %s: adding %llu overflows", stat_name(stat),
+                                  path_locked(*path[i]).c_str(), ull(n)));
+    }
+  }
+  for (size_t i = 0; i < depth; ++i) path[i]->stat[stat] += n;
+  return ok();
+}
+
+Status MemcgTree::stat_sub(MemcgId leaf, Stat stat, uint64_t n) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  if (!is_gauge(stat)) {
+    return make_error(std::errc::invalid_argument,
+                      log::strf("stat %s is a counter: it only goes up", stat_name(stat)));
+  }
+  std::array<Node*, kMaxDepth> path{};
+  const size_t depth = path_locked(node, path);
+  for (size_t i = 0; i < depth; ++i) {
+    if (path[i]->stat[stat] < n) {
+      return make_error(std::errc::state_not_recoverable,
+                        log::strf("stat %s of %s: taking %llu from %llu: accounting bug", stat_name(stat),
+                                  path_locked(*path[i]).c_str(), ull(n), ull(path[i]->stat[stat])));
+    }
+  }
+  for (size_t i = 0; i < depth; ++i) path[i]->stat[stat] -= n;
+  return ok();
+}
+
+Status MemcgTree::stat_set(MemcgId leaf, Stat stat, uint64_t value) {
+  if (!is_gauge(stat)) {
+    return make_error(std::errc::invalid_argument,
+                      log::strf("stat %s is a counter: use stat_add", stat_name(stat)));
+  }
+  if (value > kMaxPages) return too_large("a stat", value);
+  uint64_t old = 0;
+  {
+    std::lock_guard l(mutex_);
+    TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+    std::array<Node*, kMaxDepth> path{};
+    const size_t depth = path_locked(node, path);
+    old = node->stat[stat];
+    // Ancestors hold at least the leaf's value (they sum it), so neither direction can
+    // wrap; an ancestor may only overflow kMaxPages when raising.
+    for (size_t i = 0; i < depth && value > old; ++i) {
+      if (value - old > kMaxPages - path[i]->stat[stat]) return too_large("a stat", value);
+    }
+    for (size_t i = 0; i < depth; ++i) path[i]->stat[stat] = path[i]->stat[stat] - old + value;
+  }
+  return ok();
+}
+
+Status MemcgTree::record_event(MemcgId id, Event event, uint64_t n) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, node_locked(id));
+  count_event_locked(node, event, n);
+  return ok();
+}
+
+Status MemcgTree::reset_peak(MemcgId id) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, node_locked(id));
+  node->peak = node->current;
+  return ok();
+}
+
+Status MemcgTree::reset_swap_peak(MemcgId id) {
+  std::lock_guard l(mutex_);
+  TIDE_TRY_ASSIGN(node, node_locked(id));
+  node->swap_peak = node->swap_current;
+  return ok();
+}
+
+}  // namespace tide::gmm::memcg
