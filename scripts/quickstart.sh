@@ -29,13 +29,14 @@ echo "quickstart: tide host --api-socket $sock --pool 512M"
 for _ in $(seq 200); do [ -S "$sock" ] && break; sleep 0.05; done
 ctl create "$dir/quickstart.json"
 for _ in $(seq 600); do
-  "$tide" ctl --api-socket "$sock" console quickstart | grep -q 'scenario done' && break
+  "$tide" ctl --api-socket "$sock" console quickstart | grep -q '^scenario done' && break
   sleep 0.05
 done
 echo "--- tideguest's console ---"
 "$tide" ctl --api-socket "$sock" console quickstart
 echo "---"
 ctl balloon quickstart
+ctl info quickstart | grep -E 'resident'
 ctl balloon quickstart 256M --wait
 ctl info quickstart | grep -E 'resident'
 ctl setmem quickstart 512M --wait
