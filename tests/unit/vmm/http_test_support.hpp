@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "guestmm/base/unique_fd.hpp"
+#include "support/temp_dir.hpp"
 #include "vmm/api/http.hpp"
 
 namespace tide::vmm::api::test {
@@ -37,25 +38,6 @@ using namespace std::chrono_literals;
 // failure. Far above any timeout the tests configure.
 constexpr std::chrono::seconds kGuard{20};
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tide-http-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Polls `condition` until it holds or kGuard passes.
 inline bool eventually(const std::function<bool()>& condition) {
@@ -285,7 +267,7 @@ class ServerFixture : public ::testing::Test {
     server_ = std::move(*s);
   }
 
-  TempDir dir_;
+  tide::test::TempDir dir_{"tide-http"};
   std::string path_ = dir_.path() + "/api.sock";
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

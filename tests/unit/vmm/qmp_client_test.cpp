@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.hpp"
 #include "vmm/bench/qmp_client.hpp"
 
 namespace tide::vmm::bench {
@@ -26,25 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/tide-qmp-XXXXXX";
-    const char* made = ::mkdtemp(tmpl);
-    EXPECT_NE(made, nullptr);
-    path_ = made ? made : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A fake QMP server: listens on `path`, accepts one client, sends the greeting, then for
 // every line it reads calls `answer(request)`, which returns what to send back (any
@@ -129,7 +111,7 @@ class FakeQemu {
 std::string command_of(const json::object& r) { return std::string(r.at("execute").as_string()); }
 
 TEST(QmpClient, HandshakeThenCommandsWithArgumentsSkippingEvents) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/qmp.sock";
   std::vector<json::object> seen;
   {
@@ -164,7 +146,7 @@ TEST(QmpClient, HandshakeThenCommandsWithArgumentsSkippingEvents) {
 }
 
 TEST(QmpClient, ACommandErrorCarriesItsDescription) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/qmp.sock";
   FakeQemu qemu(sock, [](const json::object& r) -> std::optional<std::string> {
     if (command_of(r) == "qmp_capabilities") return FakeQemu::ret(r, "{}");
@@ -180,7 +162,7 @@ TEST(QmpClient, ACommandErrorCarriesItsDescription) {
 }
 
 TEST(QmpClient, ALateAnswerIsNotTakenForTheNextCommand) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/qmp.sock";
   std::string late_id;
   FakeQemu qemu(sock, [&](const json::object& r) -> std::optional<std::string> {
@@ -204,7 +186,7 @@ TEST(QmpClient, ALateAnswerIsNotTakenForTheNextCommand) {
 }
 
 TEST(QmpClient, AClosedConnectionIsAClearError) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/qmp.sock";
   FakeQemu qemu(sock, [](const json::object& r) -> std::optional<std::string> {
     if (command_of(r) == "qmp_capabilities") return FakeQemu::ret(r, "{}");
@@ -219,7 +201,7 @@ TEST(QmpClient, AClosedConnectionIsAClearError) {
 }
 
 TEST(QmpClient, RetriesUntilTheSocketAppears) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/qmp.sock";
   FakeQemu qemu(
       sock, [](const json::object& r) -> std::optional<std::string> { return FakeQemu::ret(r, "{}"); }, 200ms);
@@ -228,7 +210,7 @@ TEST(QmpClient, RetriesUntilTheSocketAppears) {
 }
 
 TEST(QmpClient, GivesUpAtTheDeadlineOrWhenToldTo) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/nobody.sock";
   auto late = QmpClient::connect(sock, QmpClient::Clock::now() + 100ms);
   ASSERT_FALSE(late);
@@ -247,7 +229,7 @@ TEST(QmpClient, GivesUpAtTheDeadlineOrWhenToldTo) {
 }
 
 TEST(QmpClient, APeerThatIsNotQmpIsRefused) {
-  TempDir dir;
+  tide::test::TempDir dir("tide-qmp");
   const std::string sock = dir.path() + "/qmp.sock";
   std::thread server([&] {
     int ls = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
