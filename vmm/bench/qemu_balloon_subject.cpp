@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "guestmm/base/log.hpp"
+#include "vmm/bench/guest_console.hpp"
 
 namespace tide::vmm::bench {
 namespace json = boost::json;
@@ -142,27 +143,15 @@ Status QemuBalloonSubject::start(const BalloonSubjectConfig& config) {
 }
 
 Status QemuBalloonSubject::wait_for_guest(QmpClient::Clock::time_point deadline) {
-  // tideguest probes the balloon right after READY and echoes each command before running
-  // it; serve then prints "balloon: reached target=0 actual=0" (the empty balloon it
-  // starts at), so that line after "> serve" means the driver is up and following.
-  std::string last = config_.guest_script.substr(config_.guest_script.rfind(';') + 1);
-  while (!last.empty() && last.front() == ' ') last.erase(0, 1);
-  while (!last.empty() && last.back() == ' ') last.pop_back();
-  const std::string command = last.substr(0, last.find(' '));
-  const std::string echo = "> " + last;
+  const std::string last = last_command(config_.guest_script);
   for (;;) {
-    const std::string console = read_file(paths_.console_log);
-    const size_t ready = console.find("TIDEGUEST READY");
-    if (ready != std::string::npos) {
-      if (console.find("unknown command '" + command + "'", ready) != std::string::npos) {
-        return with_logs(make_error(std::errc::not_supported,
-                                    "qemu: this tideguest does not know `" + command +
-                                        "` (without `serve` it has no balloon driver: rebuild it)"));
-      }
-      if (const size_t at = console.find(echo, ready); at != std::string::npos) {
-        if (command != "serve" || console.find("balloon: reached", at) != std::string::npos) break;
-      }
+    const GuestProgress progress = guest_progress(read_file(paths_.console_log), last);
+    if (progress == GuestProgress::unknown_command) {
+      return with_logs(make_error(std::errc::not_supported,
+                                  "qemu: this tideguest does not know `" + last.substr(0, last.find(' ')) +
+                                      "` (without `serve` it has no balloon driver: rebuild it)"));
     }
+    if (progress == GuestProgress::serving) break;
     if (!qemu_.running()) {
       return with_logs(make_error(std::errc::no_such_process,
                                   log::strf("qemu: QEMU exited (status %d) before the guest ran `%s`",

@@ -9,6 +9,7 @@
 #include "guestmm/base/log.hpp"
 #include "guestmm/host/linux_host_memory.hpp"
 #include "guestmm/memory_manager.hpp"
+#include "vmm/bench/guest_console.hpp"
 #include "vmm/kvm/host_kind.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/event_loop.hpp"
@@ -63,15 +64,12 @@ class TideBalloonSubject final : public BalloonSubject {
     accel_ = machine_->vm().host_kind() == HostKind::pvm ? "kvm/pvm" : "kvm";
     // Up when the guest echoed its last command (serve) and serve reported the balloon it
     // starts with: the driver is active and the workload before it is done.
-    std::string last = config.guest_script.substr(config.guest_script.rfind(';') + 1);
-    while (!last.empty() && last.front() == ' ') last.erase(0, 1);
-    const std::string echo = "> " + last;
+    const std::string last = last_command(config.guest_script);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     for (;;) {
       {
         std::lock_guard l(console_mutex_);
-        const size_t at = console_.find(echo);
-        if (at != std::string::npos && console_.find("balloon: reached", at) != std::string::npos) break;
+        if (guest_progress(console_, last) == GuestProgress::serving) break;
       }
       if (machine_->vm().stopping() || std::chrono::steady_clock::now() > deadline) {
         std::string tail = console_tail();
