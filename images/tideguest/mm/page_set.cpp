@@ -1,33 +1,9 @@
 // PageSet allocation and lookup (see page_set.hpp).
 #include "mm/page_set.hpp"
 
+#include "lib/sort.hpp"
+
 namespace tg::mm {
-namespace {
-
-void heap_sift(uint64_t* a, size_t start, size_t end) {
-  size_t root = start;
-  while (2 * root + 1 < end) {
-    size_t child = 2 * root + 1;
-    if (child + 1 < end && a[child] < a[child + 1]) ++child;
-    if (!(a[root] < a[child])) return;
-    uint64_t t = a[root];
-    a[root] = a[child];
-    a[child] = t;
-    root = child;
-  }
-}
-
-void heap_sort(uint64_t* a, size_t n) {
-  for (size_t i = n / 2; i-- > 0;) heap_sift(a, i, n);
-  for (size_t end = n; end-- > 1;) {
-    uint64_t t = a[0];
-    a[0] = a[end];
-    a[end] = t;
-    heap_sift(a, 0, end);
-  }
-}
-
-}  // namespace
 
 bool PageSet::allocate(uint64_t page_count) {
   release();
@@ -57,7 +33,7 @@ bool PageSet::allocate(uint64_t page_count) {
     release();
     return false;
   }
-  heap_sort(blocks_.data(), blocks_.size());
+  lib::sort_u64(blocks_.data(), blocks_.size());
   uint64_t next = 0;
   for (size_t i = 0; i < blocks_.size(); ++i) {
     first_page_[i] = next;

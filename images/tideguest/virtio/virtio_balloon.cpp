@@ -7,6 +7,7 @@
 #include "dev/pci.hpp"
 #include "dev/wait.hpp"
 #include "lib/format.hpp"
+#include "lib/sort.hpp"
 #include "lib/string.hpp"
 #include "mm/buddy.hpp"
 #include "mm/phys_map.hpp"
@@ -39,30 +40,6 @@ volatile uint32_t* config32(uint64_t base, uint32_t offset) {
 }
 
 uint64_t ns_to_us_ceil(uint64_t ns) { return (ns + 999) / 1000; }
-
-// Heap sort of 64-bit keys, ascending (the kernel has no std::sort).
-void sift(uint64_t* a, size_t start, size_t end) {
-  size_t root = start;
-  while (2 * root + 1 < end) {
-    size_t child = 2 * root + 1;
-    if (child + 1 < end && a[child] < a[child + 1]) ++child;
-    if (!(a[root] < a[child])) return;
-    const uint64_t t = a[root];
-    a[root] = a[child];
-    a[child] = t;
-    root = child;
-  }
-}
-
-void sort_keys(uint64_t* a, size_t n) {
-  for (size_t i = n / 2; i-- > 0;) sift(a, i, n);
-  for (size_t end = n; end-- > 1;) {
-    const uint64_t t = a[0];
-    a[0] = a[end];
-    a[end] = t;
-    sift(a, 0, end);
-  }
-}
 
 uint64_t free_2m_blocks() {
   const mm::BuddyAllocator& a = mm::page_allocator();
@@ -615,8 +592,8 @@ bool VirtioBalloon::compact(CompactResult* result, const char** error) {
       }
     }
   }
-  sort_keys(sources.data(), sources.size());
-  sort_keys(pool.data(), pool.size());
+  lib::sort_u64(sources.data(), sources.size());
+  lib::sort_u64(pool.data(), pool.size());
 
   // Two scanners: empty sources from the cheapest end; when the targets run out, the most
   // expensive remaining source becomes a target (its free pages fill up instead).
