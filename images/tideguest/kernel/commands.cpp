@@ -11,10 +11,12 @@
 #include "dev/wait.hpp"
 #include "kernel/balloon_commands.hpp"
 #include "kernel/boot_info.hpp"
+#include "kernel/memcache.hpp"
 #include "kernel/memfill.hpp"
 #include "kernel/memtouch.hpp"
 #include "lib/format.hpp"
 #include "mm/buddy.hpp"
+#include "mm/page_cache.hpp"
 #include "virtio/virtio_rng.hpp"
 
 namespace tg {
@@ -61,9 +63,12 @@ CommandResult cmd_info() {
             memmap_type_name(e.type));
   }
   const uint64_t free_pages = pages.free_page_count();
-  kprintf("info: ram=%luMiB managed_pages=%lu free_pages=%lu free=%luMiB kept=%luMiB\n",
+  const uint64_t cache_pages = mm::page_cache().page_count();
+  kprintf("info: ram=%luMiB managed_pages=%lu free_pages=%lu free=%luMiB kept=%luMiB "
+          "cache_pages=%lu cache=%luMiB\n",
           mm::phys_map().ram_bytes() >> 20, pages.managed_page_count(), free_pages,
-          free_pages >> 8, memtouch_kept_bytes() >> 20);
+          free_pages >> 8, memtouch_kept_bytes() >> 20, cache_pages,
+          cache_pages >> 8);
   kprintf("info: acpi=%s rsdp=0x%lx mcfg=%s ecam=0x%lx tables=", acpi.found ? "yes" : "no",
           acpi.rsdp, acpi.has_mcfg ? "yes" : "no",
           acpi.has_mcfg ? acpi.ecam_base : dev::pci_ecam_base());
@@ -133,6 +138,25 @@ CommandResult cmd_memtouch(Text args) {
   }
   const char* error = nullptr;
   if (!memtouch(options, &error)) return fail("memtouch", error);
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_memcache(Text args) {
+  constexpr const char* kUsage = "usage: memcache [SIZE[K|M|G] | info | verify | drop]";
+  Text word = args.take_word();
+  if (!args.take_word().empty()) return fail("memcache", kUsage);
+  const char* error = nullptr;
+  if (word.empty() || word == Text("info")) {
+    memcache_info();
+  } else if (word == Text("drop")) {
+    memcache_drop();
+  } else if (word == Text("verify")) {
+    if (!memcache_verify(&error)) return fail("memcache", error);
+  } else {
+    uint64_t size = 0;
+    if (!word.parse_size(&size) || size == 0) return fail("memcache", kUsage);
+    if (!memcache_add(size, &error)) return fail("memcache", error);
+  }
   return CommandResult::kOk;
 }
 
@@ -250,6 +274,7 @@ CommandResult run_command(Text command) {
   if (name == Text("pci")) return cmd_pci();
   if (name == Text("rng")) return cmd_rng(args);
   if (name == Text("memtouch")) return cmd_memtouch(args);
+  if (name == Text("memcache")) return cmd_memcache(args);
   if (name == Text("memfill")) return cmd_memfill(args);
   if (name == Text("hookrelease")) return cmd_hookrelease(args);
   if (name == Text("memzap")) return cmd_memzap(args);

@@ -61,7 +61,7 @@ bool memhold(uint64_t size_bytes, HoldResult* result, const char** error) {
   while (remaining > 0) {
     unsigned order = max_order;
     while ((1ull << order) > remaining) --order;
-    // An order-0 request that finds nothing free asks the reclaimer (deflate-on-OOM).
+    // A request that finds memory short asks the reclaimers (page cache, deflate-on-OOM).
     const uint64_t block = mm::alloc_pages(order);
     if (block == 0) {
       if (order == 0) break;

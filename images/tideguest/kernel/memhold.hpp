@@ -1,8 +1,9 @@
 // Held memory for balloon experiments: pages taken from the page allocator and kept
 // across commands until memdrop.
 //   memhold SIZE  allocates SIZE (largest blocks first) and writes every page, so the
-//                 host backs it; with deflate-on-OOM the allocation may take pages back
-//                 from the balloon (the page allocator's reclaimer does that)
+//                 host backs it; the allocation may drop the page cache and, with
+//                 deflate-on-OOM, then take pages back from the balloon (the page
+//                 allocator's reclaimers do that)
 //   memfrag SIZE  allocates SIZE as single pages and frees every other one, keeping the
 //                 rest: no two held pages merge, so the freed ones stay order-0 holes
 //   memdrop       frees everything held
@@ -20,7 +21,7 @@ struct HoldResult {
 };
 
 // False (with *error; nothing of this command stays allocated) when the memory cannot be
-// found even with the reclaimer's help.
+// found even with the reclaimers' help.
 bool memhold(uint64_t size_bytes, HoldResult* result, const char** error);
 bool memfrag(uint64_t size_bytes, HoldResult* result, const char** error);
 // Frees all held memory; returns the pages freed.

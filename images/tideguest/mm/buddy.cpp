@@ -197,20 +197,43 @@ void BuddyAllocator::insert_free(Zone& z, uint64_t pfn, unsigned order, bool rep
   if (!reported && order >= kReportingNotifyOrder) ++large_frees_;
 }
 
-uint64_t BuddyAllocator::alloc_pages(unsigned order) {
+uint64_t BuddyAllocator::alloc_pages(unsigned order, ReclaimStage reclaim) {
   uint64_t address = take_block(order);
-  while (address == 0 && order == 0 && reclaimer_ != nullptr && !reclaiming_) {
-    reclaiming_ = true;
-    const uint64_t freed = reclaimer_->reclaim(reclaimer_->context);
-    reclaiming_ = false;
-    if (freed == 0) break;
+  if (address != 0 || reclaiming_ || order > kMaxOrder) return address;
+  // Reclaim only when memory is short: with 2^order pages free but no block that large,
+  // dropping caches would empty them for a request only compaction could serve.
+  reclaiming_ = true;
+  for (size_t i = 0; i < reclaimer_count_ && address == 0 && free_pages_ < (1ull << order);) {
+    const Reclaimer& r = *reclaimers_[i];
+    if (r.stage > reclaim) break;  // sorted: no later one may run either
+    const bool serves = r.stage != ReclaimStage::kOom || order == 0;
+    if (!serves || r.reclaim(r.context) == 0) {
+      ++i;  // this one has nothing (more) to give: the next stage
+      continue;
+    }
     address = take_block(order);
   }
+  reclaiming_ = false;
   return address;
 }
 
-uint64_t BuddyAllocator::reclaimable_page_count() const {
-  return reclaimer_ == nullptr ? 0 : reclaimer_->reclaimable(reclaimer_->context);
+bool BuddyAllocator::add_reclaimer(const Reclaimer* reclaimer) {
+  if (reclaimer_count_ == kMaxReclaimers) return false;
+  size_t at = reclaimer_count_;
+  while (at > 0 && reclaimers_[at - 1]->stage > reclaimer->stage) {
+    reclaimers_[at] = reclaimers_[at - 1];
+    --at;
+  }
+  reclaimers_[at] = reclaimer;
+  ++reclaimer_count_;
+  return true;
+}
+
+uint64_t BuddyAllocator::reclaimable_page_count(ReclaimStage up_to) const {
+  uint64_t pages = 0;
+  for (size_t i = 0; i < reclaimer_count_ && reclaimers_[i]->stage <= up_to; ++i)
+    pages += reclaimers_[i]->reclaimable(reclaimers_[i]->context);
+  return pages;
 }
 
 uint64_t BuddyAllocator::take_block(unsigned order) {

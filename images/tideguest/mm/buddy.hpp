@@ -19,8 +19,9 @@
 // goes as soon as the block leaves its list (allocated, split or merged). large_free_count()
 // counts the frees that produced a block of kReportingNotifyOrder or more, so a reporting
 // driver can tell when to schedule a pass.
-// An optional Reclaimer (the balloon's deflate-on-OOM) is asked for pages when an order-0
-// allocation finds nothing free.
+// Reclaimers give pages back when an allocation finds too little free memory: first the
+// shrinkers of caches (the page cache), then, as a last resort, deflate-on-OOM (the
+// balloon), as Linux reclaims page cache before its OOM notifiers run.
 // Boot CPU only, not reentrant (do not call from interrupt handlers).
 #pragma once
 
@@ -59,12 +60,23 @@ inline constexpr PageInfo make_page_info(PageState state, unsigned order) {
 // Linux's page_reporting_order, pageblock_order on x86).
 inline constexpr unsigned kReportingNotifyOrder = 9;
 
-// Gives pages back to the allocator when it runs out (deflate-on-OOM). reclaim() returns
-// the number of pages it freed (0: nothing left); reclaimable() how many it could free.
+// How far an allocation that finds too little free memory may go before it fails. The
+// stages are asked in this order; each includes the ones before it.
+enum class ReclaimStage : uint8_t {
+  kNone,    // fail at once
+  kShrink,  // drop cache pages (their contents can be recreated or are expendable)
+  kOom,     // then the last resort: deflate-on-OOM takes pages back from the balloon
+};
+
+// Gives pages back to the allocator when it runs short. reclaim() frees one batch and
+// returns its page count (0: nothing left to give); reclaimable() how many it could free.
+// A kShrink reclaimer serves allocations of every order, a kOom one order 0 only (the
+// balloon gives back scattered single pages).
 struct Reclaimer {
   uint64_t (*reclaim)(void* context);
   uint64_t (*reclaimable)(void* context);
   void* context;
+  ReclaimStage stage;
 };
 
 class BuddyAllocator {
@@ -78,8 +90,10 @@ class BuddyAllocator {
   bool init(PhysMap& map, uint64_t metadata_floor);
 
   // Physical address of a 2^order-page block (contents undefined), 0 when none is free.
-  // An order-0 request that finds nothing free asks the reclaimer (if any) first.
-  uint64_t alloc_pages(unsigned order);
+  // A request that finds no block while fewer than 2^order pages are free at all (memory
+  // short, not merely fragmented) asks the reclaimers up to stage `reclaim`, in stage
+  // order, retrying after each batch they free.
+  uint64_t alloc_pages(unsigned order, ReclaimStage reclaim = ReclaimStage::kOom);
   // Allocates the single page at `address` (order 0), splitting the free block that
   // holds it. False if that page is not free.
   bool alloc_page_at(uint64_t address);
@@ -98,9 +112,12 @@ class BuddyAllocator {
   bool is_reported(uint64_t address) const;
   uint64_t large_free_count() const { return large_frees_; }
 
-  void set_reclaimer(const Reclaimer* reclaimer) { reclaimer_ = reclaimer; }
-  // Pages the reclaimer could give back (0 without one).
-  uint64_t reclaimable_page_count() const;
+  static constexpr size_t kMaxReclaimers = 4;
+  // Installs a reclaimer (it must outlive the allocator); asked after those of earlier
+  // stages and after those of its stage added before it. False when the table is full.
+  bool add_reclaimer(const Reclaimer* reclaimer);
+  // Pages the reclaimers up to stage `up_to` could give back.
+  uint64_t reclaimable_page_count(ReclaimStage up_to = ReclaimStage::kOom) const;
 
   uint64_t free_page_count() const { return free_pages_; }
   uint64_t managed_page_count() const { return managed_pages_; }
@@ -182,12 +199,15 @@ class BuddyAllocator {
   uint64_t free_pages_ = 0;
   uint64_t managed_pages_ = 0;
   uint64_t large_frees_ = 0;
-  const Reclaimer* reclaimer_ = nullptr;
-  bool reclaiming_ = false;
+  const Reclaimer* reclaimers_[kMaxReclaimers] = {};  // sorted by stage
+  size_t reclaimer_count_ = 0;
+  bool reclaiming_ = false;  // a reclaimer's own allocations do not reclaim
 };
 
 BuddyAllocator& page_allocator();
-inline uint64_t alloc_pages(unsigned order) { return page_allocator().alloc_pages(order); }
+inline uint64_t alloc_pages(unsigned order, ReclaimStage reclaim = ReclaimStage::kOom) {
+  return page_allocator().alloc_pages(order, reclaim);
+}
 inline void free_pages(uint64_t address, unsigned order) {
   page_allocator().free_pages(address, order);
 }

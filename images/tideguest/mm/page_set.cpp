@@ -8,7 +8,7 @@ namespace tg::mm {
 bool PageSet::allocate(uint64_t page_count) {
   release();
   if (page_count == 0) return true;
-  // Pages a reclaimer (deflate-on-OOM) can give back count as available.
+  // Pages the reclaimers (page cache, deflate-on-OOM) can give back count as available.
   const BuddyAllocator& pages = page_allocator();
   if (page_count > pages.free_page_count() + pages.reclaimable_page_count()) return false;
   uint64_t remaining = page_count;

@@ -10,6 +10,7 @@
 #include "lib/sort.hpp"
 #include "lib/string.hpp"
 #include "mm/buddy.hpp"
+#include "mm/page_cache.hpp"
 #include "mm/phys_map.hpp"
 #include "mm/word_array.hpp"
 
@@ -111,8 +112,9 @@ bool VirtioBalloon::probe(const BalloonOptions& options, const char** error) {
             (options.reporting ? 1ull << VIRTIO_BALLOON_F_PAGE_REPORTING : 0);
   if (!init_device(error)) return false;
   large_frees_seen_ = mm::page_allocator().large_free_count();
-  reclaimer_ = mm::Reclaimer{&VirtioBalloon::reclaim, &VirtioBalloon::reclaimable, this};
-  mm::page_allocator().set_reclaimer(&reclaimer_);
+  // The last resort: the page cache's shrinker (an earlier stage) is asked first.
+  reclaimer_ = mm::Reclaimer{&VirtioBalloon::reclaim, &VirtioBalloon::reclaimable, this, mm::ReclaimStage::kOom};
+  if (!mm::page_allocator().add_reclaimer(&reclaimer_)) kprintf("tideguest: balloon: no room for its reclaimer\n");
   dev::set_idle_hook(&VirtioBalloon::idle_hook);
   return true;
 }
@@ -270,8 +272,9 @@ uint32_t VirtioBalloon::inflate(uint32_t count) {
   if (count > kMaxPfnsPerRequest) count = kMaxPfnsPerRequest;
   uint32_t n = 0;
   while (n < count) {
-    // busy_ is set, so an allocation failure here does not deflate the balloon.
-    const uint64_t page = mm::alloc_pages(0);
+    // Like Linux's balloon_page_alloc (__GFP_NORETRY): cache pages may be dropped to fill
+    // the balloon, but an inflate never deflates its own balloon on OOM.
+    const uint64_t page = mm::alloc_pages(0, mm::ReclaimStage::kShrink);
     if (page == 0) break;
     const uint64_t pfn = page >> mm::kPageShift;
     if (pfn > 0xffffffffull || !pages_.set(pfn)) {
@@ -309,14 +312,18 @@ uint32_t VirtioBalloon::deflate(uint32_t count) {
 void VirtioBalloon::fill_stats() {
   const mm::BuddyAllocator& a = mm::page_allocator();
   const uint64_t free_bytes = a.free_page_count() * mm::kPageSize;
+  const uint64_t cache_bytes = mm::page_cache().page_count() * mm::kPageSize;
   // Like Linux, ballooned pages leave the total unless deflate-on-OOM can take them back.
   uint64_t total_pages = a.managed_page_count();
   if (!has(VIRTIO_BALLOON_F_DEFLATE_ON_OOM) && pages_.count() <= total_pages) total_pages -= pages_.count();
-  // tideguest never swaps, has no page cache or hugetlb pool, and takes no page faults
-  // (everything is identity-mapped up front), so those figures are 0.
-  const uint64_t values[VIRTIO_BALLOON_S_NR] = {
-      0, 0, 0, 0, free_bytes, total_pages * mm::kPageSize, free_bytes, 0, 0, 0,
-  };
+  // tideguest never swaps, has no hugetlb pool, and takes no page faults (everything is
+  // identity-mapped up front), so those figures stay 0. The page cache is all reclaimable,
+  // so available memory is free plus cache (Linux's MemAvailable, without its reserves).
+  uint64_t values[VIRTIO_BALLOON_S_NR] = {};
+  values[VIRTIO_BALLOON_S_MEMFREE] = free_bytes;
+  values[VIRTIO_BALLOON_S_MEMTOT] = total_pages * mm::kPageSize;
+  values[VIRTIO_BALLOON_S_AVAIL] = free_bytes + cache_bytes;
+  values[VIRTIO_BALLOON_S_CACHES] = cache_bytes;
   auto* stats = reinterpret_cast<virtio_balloon_stat*>(stats_page_);
   for (uint16_t tag = 0; tag < VIRTIO_BALLOON_S_NR; ++tag) {
     stats[tag].tag = tag;

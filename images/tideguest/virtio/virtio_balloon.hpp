@@ -11,14 +11,16 @@
 //   used buffer, write `actual`. Deflate: take pages from the bitmap, send on deflateq,
 //   wait, and only then free them. `actual` is written after every batch.
 // - Stats: one buffer of 10 entries lives on statsq; each time the device returns it, it
-//   is refilled with fresh values and made available again.
+//   is refilled with fresh values and made available again. The page cache counts as
+//   disk caches and, with the free pages, as available memory.
 // - Free page reporting: free blocks of order >= 9 that are not yet reported are isolated
 //   in batches of up to 32 (one chain of device-writable buffers, one block each), sent,
 //   and put back marked reported once the device returns the chain. A pass runs
 //   `report_delay_ms` after a free produced such a block (and after init), and on demand.
-// - Deflate on OOM: when an order-0 allocation fails, up to 256 balloon pages are
-//   deflated (through deflateq) and the allocation retried. Like Linux, the driver then
-//   does not re-inflate until the host changes the target again.
+// - Deflate on OOM: when an order-0 allocation fails even after the page cache was
+//   dropped, up to 256 balloon pages are deflated (through deflateq) and the allocation
+//   retried. Like Linux, the driver then does not re-inflate until the host changes the
+//   target again. Inflating may drop page cache but never deflates the balloon itself.
 // - Compaction: `compact()` migrates balloon pages out of 2 MiB blocks holding only
 //   balloon and free pages into denser blocks (inflate the new page, deflate the old one,
 //   free it; batched), so those blocks become free 2 MiB blocks.
