@@ -14,6 +14,7 @@
 #include "kernel/memcache.hpp"
 #include "kernel/memfill.hpp"
 #include "kernel/memtouch.hpp"
+#include "kernel/memws.hpp"
 #include "lib/format.hpp"
 #include "mm/buddy.hpp"
 #include "mm/page_cache.hpp"
@@ -67,7 +68,7 @@ CommandResult cmd_info() {
   kprintf("info: ram=%luMiB managed_pages=%lu free_pages=%lu free=%luMiB kept=%luMiB "
           "cache_pages=%lu cache=%luMiB\n",
           mm::phys_map().ram_bytes() >> 20, pages.managed_page_count(), free_pages,
-          free_pages >> 8, memtouch_kept_bytes() >> 20, cache_pages,
+          free_pages >> 8, (memtouch_kept_bytes() + memws_kept_bytes()) >> 20, cache_pages,
           cache_pages >> 8);
   kprintf("info: acpi=%s rsdp=0x%lx mcfg=%s ecam=0x%lx tables=", acpi.found ? "yes" : "no",
           acpi.rsdp, acpi.has_mcfg ? "yes" : "no",
@@ -138,6 +139,23 @@ CommandResult cmd_memtouch(Text args) {
   }
   const char* error = nullptr;
   if (!memtouch(options, &error)) return fail("memtouch", error);
+  return CommandResult::kOk;
+}
+
+CommandResult cmd_memws(Text args) {
+  constexpr const char* kUsage = "usage: memws TOTAL[K|M|G] WS[K|M|G] PASSES [keep]";
+  MemwsOptions options;
+  uint64_t passes = 0;
+  if (!args.take_word().parse_size(&options.total_bytes) || !args.take_word().parse_size(&options.ws_bytes) ||
+      !args.take_word().parse_u64(&passes) || passes < 1 || passes > 100000)
+    return fail("memws", kUsage);
+  options.passes = static_cast<unsigned>(passes);
+  Text word = args.take_word();
+  if (word == Text("keep")) options.keep = true;
+  else if (!word.empty()) return fail("memws", kUsage);
+  if (!args.take_word().empty()) return fail("memws", kUsage);
+  const char* error = nullptr;
+  if (!memws(options, &error)) return fail("memws", error);
   return CommandResult::kOk;
 }
 
@@ -274,6 +292,7 @@ CommandResult run_command(Text command) {
   if (name == Text("pci")) return cmd_pci();
   if (name == Text("rng")) return cmd_rng(args);
   if (name == Text("memtouch")) return cmd_memtouch(args);
+  if (name == Text("memws")) return cmd_memws(args);
   if (name == Text("memcache")) return cmd_memcache(args);
   if (name == Text("memfill")) return cmd_memfill(args);
   if (name == Text("hookrelease")) return cmd_hookrelease(args);

@@ -1,6 +1,6 @@
 // The commands of the script language (see README.md for the reference):
 //   echo TEXT | info | pci | rng N | memtouch SIZE [seq|rand] [PASSES] [keep] |
-//   memcache [SIZE | info | verify | drop] |
+//   memws TOTAL WS PASSES [keep] | memcache [SIZE | info | verify | drop] |
 //   memfill SIZE [SEED] | hookrelease STRIDE [COUNT] | memzap STRIDE [nomark] |
 //   memverify [nowrite] | memfree | sleep MS | mmcheck | read | fault | exit N |
 //   balloon [wait [MS] | report | compact | hostile [SEL]] | serve [MS] |
