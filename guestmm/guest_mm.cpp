@@ -19,9 +19,12 @@ Error exhausted(const std::string& guest, uint64_t pool_bytes) {
 
 }  // namespace
 
-GuestMm::GuestMm(MemoryManager& mm, uint16_t id, std::string name, P2m p2m, std::unique_ptr<host::WindowBacking> window)
+GuestMm::GuestMm(MemoryManager& mm, uint16_t id, std::string name, P2m p2m, std::unique_ptr<host::WindowBacking> window,
+                 memcg::MemcgId memcg_id, aging::PageLru lru, reclaim::GuestLimitsOptions limits)
     : mm_(mm), id_(id), name_(std::move(name)), p2m_(std::move(p2m)), window_(std::move(window)),
-      cache_(mm.pool(), mm.frames()) {}
+      cache_(mm.pool(), mm.frames()), memcg_id_(memcg_id), limits_(std::move(limits)),
+      oom_policy_(limits_.oom_policy), swappiness_(std::min(limits_.swappiness, aging::kMaxSwappiness)),
+      lru_(std::move(lru)) {}
 
 GuestMm::~GuestMm() {
   // Every frame goes back to the pool, punched. The window goes with this object; nothing
@@ -60,17 +63,27 @@ Status GuestMm::handle_fault(const host::WindowFault& fault) {
   std::lock_guard lock(p2m_.extent_lock(extent));
   const P2mEntry e = p2m_.load(index);
   if (e.has_frame()) {
-    // Another fault on this page was served first, or the kernel dropped the PTE of a
-    // Present page: map the frame that is already there.
+    // Another fault on this page was served first, the aging sampler dropped its PTE (a
+    // read or write it wants to see), or the kernel dropped the PTE of a Present page: map
+    // the frame that is already there.
     counters_.refills.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard aging(aging_mutex_);
+      if (sampler_.on_fault(lru_, index)) counters_.sampled_faults.fetch_add(1, std::memory_order_relaxed);
+    }
     TIDE_TRY(window_->fill_present(index << kPageShift, kPageSize));
     return window_->wake(index << kPageShift, kPageSize);
   }
-  if (e.state() == PageState::swapped || e.state() == PageState::foreign) {
+  if (e.state() == PageState::foreign) {
     return make_error(std::errc::operation_not_supported,
                       log::strf("%s: fault on a %s page", name_.c_str(), page_state_name(e.state())));
   }
-  counters_.faults.fetch_add(1, std::memory_order_relaxed);
+  if (dying()) {
+    // Picked by the OOM policy: nothing more is charged; the teardown releases the thread.
+    park(index << kPageShift, memcg_id_, false);
+    return ok();
+  }
+  if (e.state() == PageState::swapped) return swap_in(index, e);
   if (p2m_.extent_pages(extent) == kPagesPerExtent) {
     // Fault-around only over an untouched extent: every page Empty. Ballooned, reported or
     // swapped pages are not the guest's to use now; filling them would undo the balloon (or
@@ -78,13 +91,34 @@ Status GuestMm::handle_fault(const host::WindowFault& fault) {
     bool untouched = true;
     const uint64_t first = extent * kPagesPerExtent;
     for (uint64_t i = 0; i < kPagesPerExtent && untouched; ++i) untouched = p2m_.load(first + i).state() == PageState::empty;
-    if (untouched) {
-      auto st = fault_extent(extent);
-      if (st || st.error().code != std::errc::not_enough_memory) return st;
-      // No free 2 MiB block: serve the page alone.
+    // The whole extent is charged only if it fits (a failed try would count a max event
+    // for a charge that a single page may still satisfy).
+    auto room = mm_.memcg().headroom(memcg_id_);
+    if (untouched && room && *room >= kPagesPerExtent) {
+      TIDE_TRY_ASSIGN(charge, mm_.memcg().try_charge(memcg_id_, kPagesPerExtent));
+      if (charge.charged) {
+        auto st = fault_extent(extent, !charge.over_high.empty());
+        if (st) return st;
+        uncharge(kPagesPerExtent);
+        if (st.error().code != std::errc::not_enough_memory) return st;
+        // No free 2 MiB block: serve the page alone.
+      }
     }
   }
-  return fault_page(index);
+  TIDE_TRY_ASSIGN(charge, mm_.memcg().try_charge(memcg_id_, 1));
+  if (!charge.charged) {
+    park(index << kPageShift, charge.limited_by, false);
+    return ok();
+  }
+  auto st = fault_page(index, !charge.over_high.empty());
+  if (st) return st;
+  uncharge(1);
+  if (st.error().code == std::errc::not_enough_memory) {
+    // The pool is empty: the fault waits while the reclaimer looks for frames across guests.
+    park(index << kPageShift, memcg::kRootId, true);
+    return ok();
+  }
+  return st;
 }
 
 std::optional<Mfn> GuestMm::extent_block_hint(uint64_t extent) const {
@@ -100,7 +134,7 @@ std::optional<Mfn> GuestMm::extent_block_hint(uint64_t extent) const {
   return head;
 }
 
-Status GuestMm::fault_extent(uint64_t extent) {
+Status GuestMm::fault_extent(uint64_t extent, bool over_high) {
   PoolAllocator& pool = mm_.pool();
   std::optional<Mfn> block;
   bool remap = true;
@@ -141,41 +175,53 @@ Status GuestMm::fault_extent(uint64_t extent) {
     own(first + i, *block + i);
     p2m_.store(first + i, P2mEntry::present(*block + i));
   }
+  counters_.faults.fetch_add(1, std::memory_order_relaxed);
   counters_.fault_around.fetch_add(1, std::memory_order_relaxed);
   counters_.resident.fetch_add(kPagesPerExtent, std::memory_order_relaxed);
+  lru_add(first, kPagesPerExtent);
   // Only now, with the P2M published, may the faulting threads go on.
-  return window_->wake(off, kExtentSize);
+  return wake_or_throttle(off, kExtentSize, over_high);
 }
 
-Status GuestMm::fault_page(uint64_t index) {
+std::optional<GuestMm::FrameChoice> GuestMm::take_frame(uint64_t index) {
   PoolAllocator& pool = mm_.pool();
   const P2mEntry e = p2m_.load(index);
-  std::optional<Mfn> mfn;
-  bool hot = false;
-  bool remap = true;
   if (auto hint = e.window_frame(); hint && (cache_.take(*hint) || pool.alloc_exact(*hint, 0))) {
-    mfn = hint;
-    remap = false;
+    return FrameChoice{*hint, false, false};
   }
-  if (!mfn) mfn = cache_.alloc();
+  std::optional<Mfn> mfn = cache_.alloc();
   if (!mfn && mm_.scrubber().pending() > 0 && mm_.scrubber().flush()) mfn = cache_.alloc();
-  if (!mfn) {
-    mfn = pool.take_hot();
-    hot = mfn.has_value();
+  if (mfn) return FrameChoice{*mfn, false, true};
+  if (auto hot = pool.take_hot()) return FrameChoice{*hot, true, true};
+  return std::nullopt;
+}
+
+void GuestMm::return_frame(const FrameChoice& c) {
+  if (c.hot) {
+    mm_.pool().offer_hot(std::span(&c.mfn, 1), /*force=*/true);
+    return;
   }
-  if (!mfn) return exhausted(name_, mm_.pool_bytes());
+  host::ByteRange r{c.mfn.value() << kPageShift, kPageSize};
+  if (mm_.backing().punch(std::span(&r, 1))) cache_.free(c.mfn);
+  else mm_.pool().offer_hot(std::span(&c.mfn, 1), /*force=*/true);
+}
+
+Status GuestMm::fault_page(uint64_t index, bool over_high) {
+  auto choice = take_frame(index);
+  if (!choice) return exhausted(name_, mm_.pool_bytes());
+  const Mfn mfn = choice->mfn;
   const uint64_t off = index << kPageShift;
   Status st = ok();
-  if (remap) {
-    st = window_->map_frames(off, mfn->value() << kPageShift, kPageSize);
+  if (choice->remap) {
+    st = window_->map_frames(off, mfn.value() << kPageShift, kPageSize);
     if (st) counters_.remaps.fetch_add(1, std::memory_order_relaxed);
-    remember_window(index, 1, st ? mfn : std::nullopt);
+    remember_window(index, 1, st ? std::optional(mfn) : std::nullopt);
   }
   if (st) {
-    if (hot) {
+    if (choice->hot) {
       // A hot frame still holds its last owner's bytes: zero it through the pool map
       // before this guest can see it.
-      std::memset(mm_.backing().map() + (mfn->value() << kPageShift), 0, kPageSize);
+      std::memset(mm_.backing().map() + (mfn.value() << kPageShift), 0, kPageSize);
       st = window_->fill_present(off, kPageSize);
       counters_.hot_reuses.fetch_add(1, std::memory_order_relaxed);
     } else {
@@ -183,19 +229,15 @@ Status GuestMm::fault_page(uint64_t index) {
     }
   }
   if (!st) {
-    if (hot) {
-      pool.offer_hot(std::span(&*mfn, 1), /*force=*/true);
-    } else {
-      host::ByteRange r{mfn->value() << kPageShift, kPageSize};
-      if (mm_.backing().punch(std::span(&r, 1))) cache_.free(*mfn);
-      else pool.offer_hot(std::span(&*mfn, 1), /*force=*/true);
-    }
+    return_frame(*choice);
     return prefixed(st.error(), name_);
   }
-  own(index, *mfn);
-  p2m_.store(index, P2mEntry::present(*mfn));
+  own(index, mfn);
+  p2m_.store(index, P2mEntry::present(mfn));
+  counters_.faults.fetch_add(1, std::memory_order_relaxed);
   counters_.resident.fetch_add(1, std::memory_order_relaxed);
-  return window_->wake(off, kPageSize);
+  lru_add(index, 1);
+  return wake_or_throttle(off, kPageSize, over_high);
 }
 
 void GuestMm::remember_window(uint64_t first, uint64_t count, std::optional<Mfn> first_frame) {
@@ -279,6 +321,7 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   std::vector<uint64_t> stale_ptes;   // frameless pages whose old PTE may still be there
   std::vector<uint64_t> freed_pages;  // page indices whose frames were taken
   std::vector<Mfn> freed;             // their frames, in the same order
+  std::vector<swap::Slot> slots;      // swap slots of Swapped pages released
   for (uint64_t i : indices) {
     const P2mEntry e = p2m_.load(i);
     if (e.has_frame() && options.only_frameless) {
@@ -293,8 +336,16 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
       freed_pages.push_back(i);
       freed.push_back(m);
       p2m_.store(i, P2mEntry::frameless(to, m));
+    } else if (e.state() == PageState::swapped && options.only_frameless) {
+      ++r.kept;  // the guest's data, in the swap file
     } else {
       ++r.frameless;
+      if (e.state() == PageState::swapped) {
+        // The data is no longer wanted: the slot goes back and the page has no hint.
+        slots.push_back(swap::Slot(e.payload()));
+        p2m_.store(i, P2mEntry::frameless(to, std::nullopt));
+        continue;
+      }
       if (e.state() != to) p2m_.store(i, P2mEntry::frameless(to, e.window_frame()));
       // A page released earlier with guest_keeps_off may still have a PTE on its old frame
       // until the scrubber gets there; a page becoming Empty is one the guest may touch.
@@ -302,6 +353,14 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
         if (auto wf = e.window_frame(); wf && mm_.frames()[*wf].has(kFrameScrub)) stale_ptes.push_back(i);
       }
     }
+  }
+  if (!slots.empty()) {
+    std::lock_guard l(swap_mutex_);
+    if (auto st = swap_ ? swap_->release(slots) : ok(); !st) log::error("%s: %s", name_.c_str(), st.error().message().c_str());
+    if (auto st = mm_.memcg().uncharge_swap(memcg_id_, slots.size()); !st) {
+      log::error("%s: %s", name_.c_str(), st.error().message().c_str());
+    }
+    counters_.swapped.fetch_sub(slots.size(), std::memory_order_relaxed);
   }
   if (!stale_ptes.empty() && !retired()) {
     std::vector<host::ByteRange> zap;
@@ -315,9 +374,23 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   r.released = freed.size();
   counters_.resident.fetch_sub(freed.size(), std::memory_order_relaxed);
   counters_.released.fetch_add(freed.size(), std::memory_order_relaxed);
+  if (to == PageState::ballooned) counters_.ballooned.fetch_add(freed.size(), std::memory_order_relaxed);
   if (freed.empty()) return r;
+  lru_remove(freed_pages);
+  uncharge(freed.size());
+  TIDE_TRY(free_frames_locked(freed_pages, freed, options.guest_keeps_off, r, /*ptes_dropped=*/false));
+  return r;
+}
 
+Status GuestMm::free_frames_locked(std::span<const uint64_t> freed_pages, std::span<const Mfn> freed, bool keeps_off,
+                                   ReleaseResult& r, bool ptes_dropped) {
   PoolAllocator& pool = mm_.pool();
+  auto zap_pages = [&](size_t from, size_t to) -> Status {
+    if (ptes_dropped) return ok();
+    std::vector<host::ByteRange> zap;
+    for (size_t k = from; k < to; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
+    return window_->zap(host::coalesce(std::move(zap)));
+  };
   if (Scrubber* scrubber = mm_.async_scrubber()) {
     // Deferred scrubbing: drop every PTE the window has on these pages now (so nothing this
     // guest does reaches the old frames: its next touch faults), keep what the hot list
@@ -326,13 +399,11 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
     // With guest_keeps_off only the frames going hot need their PTEs dropped now (a hot
     // frame can go to another guest at once); the scrubber's punch removes the others.
     const size_t room = std::min<uint64_t>(freed.size(), pool.hot_room());
-    const size_t zap_count = options.guest_keeps_off ? room : freed.size();
-    std::vector<host::ByteRange> zap;
-    for (size_t k = 0; k < zap_count; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
-    if (auto zapped = window_->zap(host::coalesce(std::move(zap)))) {
-      const size_t hot = pool.offer_hot(std::span<const Mfn>(freed.data(), room));
-      scrubber->enqueue(std::span<const Mfn>(freed.data() + hot, freed.size() - hot));
-      return r;
+    const size_t zap_count = keeps_off ? room : freed.size();
+    if (auto zapped = zap_pages(0, zap_count)) {
+      const size_t hot = pool.offer_hot(freed.subspan(0, room));
+      scrubber->enqueue(freed.subspan(hot));
+      return ok();
     } else {
       log::warn("%s: drop window mappings of released pages: %s; punching them now", name_.c_str(),
                 zapped.error().message().c_str());
@@ -345,10 +416,8 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   // instead of kept.
   size_t hot = 0;
   if (const size_t room = std::min<uint64_t>(freed.size(), pool.hot_room()); room > 0) {
-    std::vector<host::ByteRange> zap;
-    for (size_t k = 0; k < room; ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
-    if (auto zapped = window_->zap(host::coalesce(std::move(zap)))) {
-      hot = pool.offer_hot(std::span<const Mfn>(freed.data(), room));
+    if (auto zapped = zap_pages(0, room)) {
+      hot = pool.offer_hot(freed.subspan(0, room));
     } else {
       log::warn("%s: drop window mappings of hot frames: %s; punching them instead", name_.c_str(),
                 zapped.error().message().c_str());
@@ -361,13 +430,11 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   ranges = host::coalesce(std::move(ranges));
   r.punched_ranges = ranges.size();
   Status punched = mm_.backing().punch(ranges);
-  std::span<const Mfn> rest(freed.data() + hot, freed.size() - hot);
+  std::span<const Mfn> rest = freed.subspan(hot);
   if (!punched) {
     // Not scrubbed: keep them resident and zero them before reuse. The punch may not have
     // dropped their PTEs either; drop them before the frames reach the hot list.
-    std::vector<host::ByteRange> zap;
-    for (size_t k = hot; k < freed.size(); ++k) zap.push_back(host::ByteRange{freed_pages[k] << kPageShift, kPageSize});
-    if (auto zapped = window_->zap(host::coalesce(std::move(zap))); !zapped) {
+    if (auto zapped = zap_pages(hot, freed.size()); !zapped) {
       log::error("%s: drop window mappings after a failed scrub: %s", name_.c_str(), zapped.error().message().c_str());
     }
     pool.offer_hot(rest, /*force=*/true);
@@ -380,7 +447,7 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   } else {
     pool.free_clean(rest);
   }
-  return r;
+  return ok();
 }
 
 Status GuestMm::retire_window() {
@@ -399,6 +466,16 @@ GuestMmStats GuestMm::stats() const {
   s.release_calls = counters_.release_calls.load(std::memory_order_relaxed);
   s.window_remaps = counters_.remaps.load(std::memory_order_relaxed);
   s.hot_reuses = counters_.hot_reuses.load(std::memory_order_relaxed);
+  s.swapped_pages = counters_.swapped.load(std::memory_order_relaxed);
+  s.swap_in = counters_.swap_in.load(std::memory_order_relaxed);
+  s.swap_out = counters_.swap_out.load(std::memory_order_relaxed);
+  s.ballooned_frames = counters_.ballooned.load(std::memory_order_relaxed);
+  s.throttled_faults = counters_.throttled.load(std::memory_order_relaxed);
+  s.sampled_faults = counters_.sampled_faults.load(std::memory_order_relaxed);
+  {
+    std::lock_guard l(parked_.mutex);
+    s.parked_faults = parked_.faults.size();
+  }
   return s;
 }
 
@@ -413,9 +490,20 @@ Status GuestMm::check_invariants_locked(std::vector<uint8_t>& seen, uint64_t* pr
     return make_error(std::errc::state_not_recoverable, name_ + ": " + what);
   };
   TIDE_TRY(window_->snapshot_mappings());
-  uint64_t count = 0;
+  uint64_t count = 0, swapped = 0;
+  std::lock_guard swap_lock(swap_mutex_);
   for (uint64_t i = 0; i < p2m_.nr_pages(); ++i) {
     const P2mEntry e = p2m_.load(i);
+    if (e.state() == PageState::swapped) {
+      ++swapped;
+      const std::optional<uint64_t> owner = swap_ ? swap_->owner(swap::Slot(e.payload())) : std::nullopt;
+      if (owner != i) {
+        return broken(log::strf("GFN 0x%llx is Swapped at slot %llu, which does not hold it",
+                                static_cast<unsigned long long>(p2m_.gfn_at(i).value()),
+                                static_cast<unsigned long long>(e.payload())));
+      }
+      continue;
+    }
     if (!e.has_frame()) continue;
     const Mfn m = e.mfn();
     const unsigned long long gfn = p2m_.gfn_at(i).value(), mfn = m.value();
@@ -446,6 +534,11 @@ Status GuestMm::check_invariants_locked(std::vector<uint8_t>& seen, uint64_t* pr
     return broken(log::strf("%llu pages are Present but the resident count is %llu", static_cast<unsigned long long>(count),
                             static_cast<unsigned long long>(counters_.resident.load())));
   }
+  if (swapped != counters_.swapped.load()) {
+    return broken(log::strf("%llu pages are Swapped but the swapped count is %llu", static_cast<unsigned long long>(swapped),
+                            static_cast<unsigned long long>(counters_.swapped.load())));
+  }
+  if (swap_) TIDE_TRY(swap_->check_invariants());
   *present = count;
   return ok();
 }

@@ -6,6 +6,8 @@
 
 namespace tide::gmm {
 
+MemoryManager::MemoryManager() = default;
+
 Result<std::unique_ptr<MemoryManager>> MemoryManager::create(host::HostMemory& host, MemoryManagerOptions options) {
   std::unique_ptr<MemoryManager> mm(new MemoryManager());
   mm->host_ = &host;
@@ -24,10 +26,19 @@ Result<std::unique_ptr<MemoryManager>> MemoryManager::create(host::HostMemory& h
     TIDE_TRY_ASSIGN(faults, FaultServer::create(std::move(on_error)));
     mm->faults_ = std::move(faults);
   }
+  if (options.swap_files) mm->swap_files_ = options.swap_files;
+  // The root is the host: it can charge no more than the pool holds.
+  TIDE_TRY(mm->memcg_.set_limit(memcg::kRootId, memcg::Limit::max, size >> kPageShift));
+  mm->engine_ = std::make_unique<reclaim::ReclaimEngine>(*mm, options.reclaim);
+  // A raised limit (or a failed lowering put back) may let parked faults go on.
+  mm->raise_listener_ = mm->memcg_.limit_listeners().add([e = mm->engine_.get()](const memcg::LimitRaise&) { e->notify(); });
+  mm->engine_->start();
   return mm;
 }
 
 MemoryManager::~MemoryManager() {
+  if (engine_) engine_->stop();
+  if (raise_listener_ != 0) memcg_.limit_listeners().remove(raise_listener_);
   std::vector<std::unique_ptr<GuestMm>> guests;
   {
     std::lock_guard l(guests_mutex_);
@@ -35,24 +46,39 @@ MemoryManager::~MemoryManager() {
   }
   for (auto& g : guests) {
     if (faults_) faults_->remove(*g);
+    const memcg::MemcgId leaf = g->memcg_id();
     g.reset();
+    (void)memcg_.remove(leaf);
   }
   faults_.reset();
 }
 
-Result<GuestMm*> MemoryManager::add_guest(const std::string& name, const std::vector<RamRange>& ranges) {
+Result<GuestMm*> MemoryManager::add_guest(const std::string& name, const std::vector<RamRange>& ranges,
+                                          reclaim::GuestLimitsOptions limits) {
   TIDE_TRY_ASSIGN(p2m, P2m::create(ranges));
+  TIDE_TRY_ASSIGN(lru, aging::PageLru::create(p2m.nr_pages()));
   TIDE_TRY_ASSIGN(window, host_->create_window(*backing_, p2m.nr_pages() << kPageShift));
+  TIDE_TRY_ASSIGN(leaf, memcg_.create_guest(limits.parent, name));
   std::lock_guard l(guests_mutex_);
   uint16_t id = 1;
   while (true) {
     bool used = false;
     for (auto& g : guests_) used |= g->id() == id;
     if (!used) break;
-    if (++id == 0) return make_error(std::errc::too_many_files_open, "too many guests");
+    if (++id == 0) {
+      (void)memcg_.remove(leaf);
+      return make_error(std::errc::too_many_files_open, "too many guests");
+    }
   }
-  auto guest = std::make_unique<GuestMm>(*this, id, name, std::move(p2m), std::move(window));
-  if (faults_) TIDE_TRY(faults_->add(*guest));
+  auto guest = std::make_unique<GuestMm>(*this, id, name, std::move(p2m), std::move(window), leaf, std::move(lru),
+                                         std::move(limits));
+  if (faults_) {
+    if (auto st = faults_->add(*guest); !st) {
+      guest.reset();
+      (void)memcg_.remove(leaf);
+      return st.error();
+    }
+  }
   guests_.push_back(std::move(guest));
   return guests_.back().get();
 }
@@ -62,6 +88,9 @@ void MemoryManager::remove_guest(GuestMm* guest) {
     std::lock_guard l(guests_mutex_);
     if (std::none_of(guests_.begin(), guests_.end(), [&](const auto& g) { return g.get() == guest; })) return;
   }
+  // The reclaimer finishes what it does with this guest first, and forgets it.
+  auto work = engine_->lock();
+  engine_->forget(*guest);
   // Not under guests_mutex_: the fault server may be inside on_error, which may ask for
   // stats().
   if (faults_) faults_->remove(*guest);
@@ -76,9 +105,37 @@ void MemoryManager::remove_guest(GuestMm* guest) {
   }
   // Its frames go back to the pool under guests_mutex_, so an audit never sees them
   // between an unlisted guest and the pool.
+  const memcg::MemcgId leaf = owned->memcg_id();
   owned.reset();
+  // Every page was released (uncharged, swap slots freed): the leaf goes, and the OOM
+  // policy may pick again under its ancestors.
+  if (auto st = memcg_.remove(leaf); !st) log::error("memcg: %s", st.error().message().c_str());
+  oom_.forget(leaf);
   // ... and are clean and free before this returns: the pool is whole again.
   if (auto st = scrubber_->flush(); !st) log::warn("%s", st.error().message().c_str());
+}
+
+std::vector<GuestMm*> MemoryManager::guests() const {
+  std::lock_guard l(guests_mutex_);
+  std::vector<GuestMm*> out;
+  for (const auto& g : guests_) out.push_back(g.get());
+  return out;
+}
+
+GuestMm* MemoryManager::find_guest(const std::string& name) const {
+  std::lock_guard l(guests_mutex_);
+  for (const auto& g : guests_) {
+    if (g->name() == name) return g.get();
+  }
+  return nullptr;
+}
+
+Status MemoryManager::set_memcg_limit(memcg::MemcgId id, memcg::Limit limit, uint64_t pages) {
+  if (limit == memcg::Limit::max) return memcg_.set_max(id, pages, *engine_);
+  TIDE_TRY(memcg_.set_limit(id, limit, pages));
+  // A lower high means reclaim now.
+  engine_->notify();
+  return ok();
 }
 
 PoolStats MemoryManager::stats() const {
@@ -111,7 +168,21 @@ Status MemoryManager::check_invariants() const {
     uint64_t present = 0;
     TIDE_TRY(g->check_invariants_locked(seen, &present));
     mapped += present;
+    // Charges are taken and dropped only under extent locks, all held here: the guest's
+    // memcg usage is exactly its resident frames, and its swap usage its Swapped pages.
+    TIDE_TRY_ASSIGN(snap, memcg_.snapshot(g->memcg_id()));
+    const GuestMmStats gs = g->stats();
+    if (snap.current != present || snap.swap_current != gs.swapped_pages) {
+      return make_error(std::errc::state_not_recoverable,
+                        log::strf("%s: memcg charges %llu pages and %llu swap slots, but %llu pages are resident and "
+                                  "%llu swapped",
+                                  g->name().c_str(), static_cast<unsigned long long>(snap.current),
+                                  static_cast<unsigned long long>(snap.swap_current),
+                                  static_cast<unsigned long long>(present),
+                                  static_cast<unsigned long long>(gs.swapped_pages)));
+    }
   }
+  TIDE_TRY(memcg_.check_invariants());
   Status cache_status = ok();
   for (const auto& g : guests_) {
     g->cache().for_each_locked([&](Mfn m) {

@@ -14,7 +14,12 @@
 #include "guestmm/frame_table.hpp"
 #include "guestmm/guest_mm.hpp"
 #include "guestmm/host/host_memory.hpp"
+#include "guestmm/host/swap_file.hpp"
+#include "guestmm/memcg/memcg_oom.hpp"
+#include "guestmm/memcg/memcg_tree.hpp"
 #include "guestmm/pool_allocator.hpp"
+#include "guestmm/reclaim/guest_limits.hpp"
+#include "guestmm/reclaim/reclaim_engine.hpp"
 #include "guestmm/scrubber.hpp"
 
 namespace tide::gmm {
@@ -27,6 +32,9 @@ struct MemoryManagerOptions {
   // scrubber.hpp); false: release() punches before it returns.
   bool async_scrub = false;
   FaultServer::ErrorFn on_fault_error;
+  // Swap files for the guests (null: real files, host::LinuxSwapFiles).
+  host::SwapFiles* swap_files = nullptr;
+  reclaim::ReclaimEngineOptions reclaim;
 };
 
 struct PoolStats {
@@ -50,8 +58,11 @@ class MemoryManager {
   MemoryManager& operator=(const MemoryManager&) = delete;
   ~MemoryManager();
 
-  // A new guest with the given RAM ranges (GPA), served by the fault server.
-  [[nodiscard]] Result<GuestMm*> add_guest(const std::string& name, const std::vector<RamRange>& ranges);
+  // A new guest with the given RAM ranges (GPA), served by the fault server, with its
+  // memcg leaf (named `name`) under `limits.parent`. Errors: the P2M's and window's, and
+  // MemcgTree::create_guest's (an invalid name, a sibling of the same name).
+  [[nodiscard]] Result<GuestMm*> add_guest(const std::string& name, const std::vector<RamRange>& ranges,
+                                           reclaim::GuestLimitsOptions limits = {});
   // Frees every frame of the guest and forgets it. Nothing may touch its window any more.
   void remove_guest(GuestMm* guest);
 
@@ -63,6 +74,18 @@ class MemoryManager {
   // The scrubber if it runs on its own thread (release defers punching to it), else null.
   [[nodiscard]] Scrubber* async_scrubber() { return async_scrub_ ? scrubber_.get() : nullptr; }
   [[nodiscard]] PoolStats stats() const;
+  // The memory cgroups (root = the host, limited to the pool) and their reclaimer.
+  [[nodiscard]] memcg::MemcgTree& memcg() { return memcg_; }
+  [[nodiscard]] const memcg::MemcgTree& memcg() const { return memcg_; }
+  [[nodiscard]] memcg::OomVictims& oom_victims() { return oom_; }
+  [[nodiscard]] reclaim::ReclaimEngine& reclaim_engine() { return *engine_; }
+  // Writes one limit of a node; lowering max below usage reclaims down to it (balloon,
+  // swap) or fails after bounded retries with the old limit kept (MemcgTree::set_max).
+  [[nodiscard]] Status set_memcg_limit(memcg::MemcgId id, memcg::Limit limit, uint64_t pages);
+  [[nodiscard]] host::SwapFiles& swap_files() { return *swap_files_; }
+  // The guests now (the reclaim engine's view; they stay alive while it holds its lock).
+  [[nodiscard]] std::vector<GuestMm*> guests() const;
+  [[nodiscard]] GuestMm* find_guest(const std::string& name) const;
 
   // The whole audit (ARCHITECTURE.md "Invariants, audited"): the buddy allocator and hot
   // list; for every guest, each Present GFN's frame is allocated, owned by that guest at
@@ -72,7 +95,7 @@ class MemoryManager {
   [[nodiscard]] Status check_invariants() const;
 
  private:
-  MemoryManager() = default;
+  MemoryManager();
 
   host::HostMemory* host_ = nullptr;
   std::unique_ptr<host::PoolBacking> backing_;
@@ -83,6 +106,12 @@ class MemoryManager {
   mutable std::mutex guests_mutex_;
   std::vector<std::unique_ptr<GuestMm>> guests_;
   std::unique_ptr<FaultServer> faults_;
+  host::LinuxSwapFiles linux_swap_files_;
+  host::SwapFiles* swap_files_ = &linux_swap_files_;
+  memcg::MemcgTree memcg_;
+  memcg::OomVictims oom_{memcg_};
+  std::unique_ptr<reclaim::ReclaimEngine> engine_;
+  memcg::LimitListeners::Handle raise_listener_ = 0;
 };
 
 }  // namespace tide::gmm

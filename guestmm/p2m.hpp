@@ -40,6 +40,8 @@ class P2mEntry {
   [[nodiscard]] static constexpr P2mEntry frameless(PageState s, std::optional<Mfn> window_frame) {
     return P2mEntry(((window_frame ? window_frame->value() + 1 : 0) << 4) | uint64_t(s));
   }
+  // A page in the swap file, at `slot`.
+  [[nodiscard]] static constexpr P2mEntry swapped(uint64_t slot) { return P2mEntry((slot << 4) | uint64_t(PageState::swapped)); }
   [[nodiscard]] constexpr PageState state() const { return static_cast<PageState>(raw_ & 0xf); }
   [[nodiscard]] constexpr uint64_t payload() const { return raw_ >> 4; }
   [[nodiscard]] constexpr bool has_frame() const { return state() == PageState::present || state() == PageState::shared; }

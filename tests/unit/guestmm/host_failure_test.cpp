@@ -174,19 +174,22 @@ TEST_F(HotFailureTest, MapFramesFailsWithAHotFrame) {
   EXPECT_EQ(*read(*b, Gfn(600)), 1u);
 }
 
-TEST_F(HostFailureTest, PoolExhaustionIsAnError) {
+TEST_F(HostFailureTest, PoolExhaustionParksTheFault) {
   make(2 * kMiB);
   GuestMm* g = add("vm1", 4 * kMiB);
   TIDE_ASSERT_OK(touch(*g, Gfn(0), 1));
+  // No frame: the fault waits (parked, for the reclaimer) instead of failing the guest.
   auto st = touch(*g, Gfn(512), 2);
-  expect_error(st, std::errc::not_enough_memory, "--pool");
-  EXPECT_NE(st.error().message().find("vm1"), std::string::npos);
+  expect_error(st, std::errc::resource_unavailable_try_again, "no PTE");
+  EXPECT_GE(g->stats().parked_faults, 1u);
+  EXPECT_EQ(g->parked_on(), memcg::kRootId);  // the root: the host, limited to the pool
   TIDE_ASSERT_OK(check());
-  // Giving pages back makes room for single pages.
+  // Giving pages back makes room for single pages; the parked faults are served.
   TIDE_ASSERT_OK(g->release_range(Gfn(100), 2, PageState::empty));
+  EXPECT_EQ(g->retry_parked(), 0u);
   TIDE_ASSERT_OK(touch(*g, Gfn(512), 2));
   TIDE_ASSERT_OK(touch(*g, Gfn(513), 3));
-  expect_error(touch(*g, Gfn(514), 4), std::errc::not_enough_memory, "no free frame");
+  expect_error(touch(*g, Gfn(514), 4), std::errc::resource_unavailable_try_again, "no PTE");
   TIDE_ASSERT_OK(check());
   EXPECT_EQ(*read(*g, Gfn(512)), 2u);
   EXPECT_EQ(*read(*g, Gfn(0)), 1u);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "fake_host_memory.hpp"
+#include "swap/fake_swap_file.hpp"
 #include "guestmm/memory_manager.hpp"
 
 namespace tide::gmm::fake {
@@ -23,6 +24,8 @@ class MmTest : public ::testing::Test {
     o.pool_bytes = pool_bytes;
     o.hot_frames = hot_frames;
     o.fault_server = false;
+    o.swap_files = &swap_files;
+    o.reclaim.thread = false;  // tests run the reclaimer's rounds themselves
     auto r = MemoryManager::create(host, o);
     ASSERT_TRUE(r) << r.error().message();
     mm = std::move(*r);
@@ -55,6 +58,7 @@ class MmTest : public ::testing::Test {
   }
 
   FakeHostMemory host;  // outlives the manager
+  FakeSwapFiles swap_files;
   std::unique_ptr<MemoryManager> mm;
   std::vector<GuestMm*> guests;
 };
