@@ -1,5 +1,6 @@
 // GuestMm's side of memory control: parking and throttling faults, swap-out of cold pages
 // and swap-in through the fault path, the aging lists, and the memcg statistics.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -42,7 +43,10 @@ void GuestMm::uncharge(uint64_t pages) {
 void GuestMm::park(uint64_t offset, memcg::MemcgId on, bool pool) {
   {
     std::lock_guard l(parked_.mutex);
-    parked_.faults.push_back(offset);
+    // One entry per page: several threads (or retries) may fault on the same one.
+    if (std::find(parked_.faults.begin(), parked_.faults.end(), offset) == parked_.faults.end()) {
+      parked_.faults.push_back(offset);
+    }
     parked_.on = on;
     parked_.pool = pool;
   }

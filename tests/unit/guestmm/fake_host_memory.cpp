@@ -134,7 +134,7 @@ Status FakeHostMemory::check() const {
 FakePool::FakePool(FakeHostMemory& host, uint64_t size_bytes)
     : host_(host),
       size_bytes_(size_bytes),
-      bytes_(std::make_unique<std::byte[]>(size_bytes)),
+      bytes_(new (std::align_val_t(kPageSize)) std::byte[size_bytes]()),
       present_(size_bytes / kPageSize, 0) {
   std::lock_guard l(host_.mu_);
   make_absent_locked(0, nr_pages());

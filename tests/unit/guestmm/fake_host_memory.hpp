@@ -24,6 +24,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <new>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -88,7 +89,11 @@ class FakePool final : public host::PoolBacking {
 
   FakeHostMemory& host_;
   uint64_t size_bytes_;
-  std::unique_ptr<std::byte[]> bytes_;
+  // Page-aligned, like a real pool map (O_DIRECT swap I/O from pool frames needs it).
+  struct AlignedFree {
+    void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t(kPageSize)); }
+  };
+  std::unique_ptr<std::byte[], AlignedFree> bytes_;
   mutable std::vector<uint8_t> present_;  // updated lazily from writes through map()
   std::vector<FakeWindow*> windows_;  // windows viewing this pool (they unregister)
   uint64_t punch_calls_ = 0;
