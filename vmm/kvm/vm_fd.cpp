@@ -36,16 +36,54 @@ Status VmFd::create_irqchip() {
   return ok();
 }
 
-Status VmFd::set_memory_region(uint32_t slot, uint64_t gpa, uint64_t size_bytes, void* host) {
+Status VmFd::set_memory_region(uint32_t slot, uint64_t gpa, uint64_t size_bytes, void* host, uint32_t flags) {
   kvm_userspace_memory_region r{};
   r.slot = slot;
+  r.flags = flags;
   r.guest_phys_addr = gpa;
   r.memory_size = size_bytes;
   r.userspace_addr = reinterpret_cast<uint64_t>(host);
   if (::ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &r) != 0) {
-    return errno_error(log::strf("KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size %llu MiB", slot,
+    return errno_error(log::strf("KVM_SET_USER_MEMORY_REGION slot %u gpa 0x%llx size %llu MiB flags 0x%x", slot,
                                  static_cast<unsigned long long>(gpa),
-                                 static_cast<unsigned long long>(size_bytes >> 20)));
+                                 static_cast<unsigned long long>(size_bytes >> 20), flags));
+  }
+  return ok();
+}
+
+Status VmFd::enable_cap(uint32_t cap, uint64_t arg0) {
+  kvm_enable_cap c{};
+  c.cap = cap;
+  c.args[0] = arg0;
+  if (::ioctl(fd_.get(), KVM_ENABLE_CAP, &c) != 0) return errno_error(log::strf("KVM_ENABLE_CAP %u", cap));
+  return ok();
+}
+
+Status VmFd::get_dirty_log(uint32_t slot, uint64_t nr_pages, std::span<uint64_t> bitmap) {
+  if (bitmap.size() < (nr_pages + 63) / 64) {
+    return make_error(std::errc::invalid_argument, "KVM_GET_DIRTY_LOG: bitmap shorter than the slot");
+  }
+  // The kernel writes ceil(slot pages / 64) words, checked above against the caller's size.
+  kvm_dirty_log d{};
+  d.slot = slot;
+  d.dirty_bitmap = bitmap.data();
+  if (::ioctl(fd_.get(), KVM_GET_DIRTY_LOG, &d) != 0) return errno_error(log::strf("KVM_GET_DIRTY_LOG slot %u", slot));
+  return ok();
+}
+
+Status VmFd::clear_dirty_log(uint32_t slot, uint64_t first_page, uint32_t nr_pages, std::span<uint64_t> bitmap) {
+  if (bitmap.size() < (uint64_t{nr_pages} + 63) / 64) {
+    return make_error(std::errc::invalid_argument, "KVM_CLEAR_DIRTY_LOG: bitmap shorter than the range");
+  }
+  // The kernel reads ceil(nr_pages / 64) words, checked above.
+  kvm_clear_dirty_log c{};
+  c.slot = slot;
+  c.first_page = first_page;
+  c.num_pages = nr_pages;
+  c.dirty_bitmap = bitmap.data();
+  if (::ioctl(fd_.get(), KVM_CLEAR_DIRTY_LOG, &c) != 0) {
+    return errno_error(log::strf("KVM_CLEAR_DIRTY_LOG slot %u pages %llu+%u", slot,
+                                 static_cast<unsigned long long>(first_page), nr_pages));
   }
   return ok();
 }
