@@ -17,6 +17,27 @@ thread_local int tls_vcpu_index = -1;
 // the VM wakes sleepers at once whatever the timeout.
 constexpr uint32_t kMaxWaitUs = 10'000'000;
 
+// Pages re-armed per KVM_CLEAR_DIRTY_LOG call (a multiple of 64): bounds how long one call
+// holds KVM's MMU lock against the vCPUs' faults.
+constexpr uint64_t kClearChunkPages = 32768;
+
+// Manual re-arming where KVM offers it (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): only the pages
+// that were dirty are write-protected again, in chunks, and turning logging on (with
+// INITIALLY_SET) does not sweep the whole slot inside the memslot update.
+DirtyLogSupport enable_manual_dirty_log(VmFd& vm) {
+  DirtyLogSupport s;
+  const auto offered = static_cast<uint64_t>(vm.check_extension(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2));
+  if ((offered & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) == 0) return s;
+  const uint64_t want = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | (offered & KVM_DIRTY_LOG_INITIALLY_SET);
+  if (auto st = vm.enable_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, want); !st) {
+    log::debug("%s: dirty logs are read with KVM_GET_DIRTY_LOG alone", st.error().message().c_str());
+    return s;
+  }
+  s.manual_clear = true;
+  s.initially_set = (want & KVM_DIRTY_LOG_INITIALLY_SET) != 0;
+  return s;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Vm>> Vm::create(const KvmSystem& kvm, const std::vector<gmm::MemoryRegion>& ram,
@@ -28,9 +49,17 @@ Result<std::unique_ptr<Vm>> Vm::create(const KvmSystem& kvm, const std::vector<g
   TIDE_TRY_ASSIGN(vmfd, VmFd::create(kvm));
   vm->vm_ = std::move(vmfd);
   vm->ram_ = ram;
+  // Before any memslot logs: the mode decides what turning logging on does.
+  vm->dirty_log_support_ = enable_manual_dirty_log(vm->vm_);
+  const uint32_t slot_flags = config.dirty_log ? KVM_MEM_LOG_DIRTY_PAGES : 0;
   uint32_t slot = 0;
   for (const gmm::MemoryRegion& r : vm->ram_) {
-    TIDE_TRY(vm->vm_.set_memory_region(slot++, r.base.value(), r.size_bytes, r.host));
+    TIDE_TRY(vm->vm_.set_memory_region(slot++, r.base.value(), r.size_bytes, r.host, slot_flags));
+  }
+  if (config.dirty_log) {
+    std::lock_guard lock(vm->dirty_log_mutex_);
+    vm->dirty_logging_.store(true);
+    TIDE_TRY(vm->drain_dirty_logs_locked());
   }
   TIDE_TRY(vm->vm_.create_irqchip());
   vm->waker_ = std::make_unique<VcpuWaker>(config.nr_vcpus);
@@ -132,6 +161,53 @@ std::vector<gmm::RamRange> Vm::ram_ranges() const {
   std::vector<gmm::RamRange> out;
   for (const gmm::MemoryRegion& r : ram_) out.push_back(gmm::RamRange{r.base, r.size_bytes});
   return out;
+}
+
+Status Vm::set_dirty_logging(bool on) {
+  std::lock_guard lock(dirty_log_mutex_);
+  if (on == dirty_logging_.load()) return ok();
+  const uint32_t flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0;
+  for (uint32_t slot = 0; slot < ram_.size(); ++slot) {
+    const gmm::MemoryRegion& r = ram_[slot];
+    if (auto st = vm_.set_memory_region(slot, r.base.value(), r.size_bytes, r.host, flags); !st) {
+      for (uint32_t back = 0; back < slot; ++back) {  // every slot as it was
+        const gmm::MemoryRegion& b = ram_[back];
+        (void)vm_.set_memory_region(back, b.base.value(), b.size_bytes, b.host, flags ^ KVM_MEM_LOG_DIRTY_PAGES);
+      }
+      return st.error();
+    }
+  }
+  dirty_logging_.store(on);
+  if (on) TIDE_TRY(drain_dirty_logs_locked());
+  return ok();
+}
+
+Status Vm::read_and_clear_dirty_log(uint32_t slot, std::span<uint64_t> bitmap) {
+  std::lock_guard lock(dirty_log_mutex_);
+  return read_and_clear_locked(slot, bitmap);
+}
+
+Status Vm::read_and_clear_locked(uint32_t slot, std::span<uint64_t> bitmap) {
+  if (slot >= ram_.size()) return make_error(std::errc::invalid_argument, log::strf("no RAM memslot %u", slot));
+  if (!dirty_logging_.load()) return make_error(std::errc::operation_not_permitted, "dirty logging is off");
+  const uint64_t pages = ram_[slot].size_bytes >> gmm::kPageShift;
+  TIDE_TRY(vm_.get_dirty_log(slot, pages, bitmap));
+  if (!dirty_log_support_.manual_clear) return ok();
+  for (uint64_t first = 0; first < pages; first += kClearChunkPages) {
+    const auto n = static_cast<uint32_t>(std::min(kClearChunkPages, pages - first));
+    std::span<uint64_t> chunk = bitmap.subspan(first / 64, (n + 63) / 64);
+    if (std::all_of(chunk.begin(), chunk.end(), [](uint64_t w) { return w == 0; })) continue;
+    TIDE_TRY(vm_.clear_dirty_log(slot, first, n, chunk));
+  }
+  return ok();
+}
+
+Status Vm::drain_dirty_logs_locked() {
+  uint64_t most = 0;
+  for (const gmm::MemoryRegion& r : ram_) most = std::max(most, r.size_bytes >> gmm::kPageShift);
+  std::vector<uint64_t> scratch((most + 63) / 64);
+  for (uint32_t slot = 0; slot < ram_.size(); ++slot) TIDE_TRY(read_and_clear_locked(slot, scratch));
+  return ok();
 }
 
 void Vm::wait_port_sleep(uint32_t timeout_us) {

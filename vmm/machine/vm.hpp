@@ -1,6 +1,8 @@
 // Vm: one guest on KVM — its VM fd, memslots over the guest's RAM (owned by guestmm, which
 // must outlive the Vm), in-kernel irqchip, port and MMIO buses, interrupt routes,
 // doorbells and vCPU threads ("vcpu0".."vcpuN-1").
+// Dirty logging (write evidence for page aging) can be turned on and off on the RAM memslots
+// while the guest runs; the log is read per memslot (memslot i = ram_ranges()[i]).
 // Life cycle: create() -> set up devices and boot state -> start() -> wait(). Any thread
 // may call request_stop(); the first reason wins; every vCPU thread is kicked out of
 // KVM_RUN (immediate_exit + signal) and out of the wait port, then joined by wait() or the
@@ -14,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,6 +40,21 @@ struct VmConfig {
   std::string name = "guest";
   uint64_t memory_bytes = 0;
   uint32_t nr_vcpus = 1;
+  // The RAM memslots are created with KVM_MEM_LOG_DIRTY_PAGES (set_dirty_logging() can
+  // still turn it on or off later).
+  bool dirty_log = false;
+};
+
+// How this host's KVM lets tide read and re-arm a memslot's dirty log (probed by create()).
+struct DirtyLogSupport {
+  // KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled: KVM_GET_DIRTY_LOG only reads, and
+  // KVM_CLEAR_DIRTY_LOG write-protects again just the pages that were dirty, in chunks.
+  // Otherwise KVM_GET_DIRTY_LOG reads and re-protects in one call.
+  bool manual_clear = false;
+  // KVM_DIRTY_LOG_INITIALLY_SET: turning logging on sets every bit and protects nothing;
+  // the protection is then done by clearing (set_dirty_logging drains it in chunks)
+  // instead of by one sweep inside the memslot update.
+  bool initially_set = false;
 };
 
 struct VcpuCounters {
@@ -74,6 +92,20 @@ class Vm {
   [[nodiscard]] VcpuFd& vcpu(uint32_t index) { return *vcpus_.at(index).fd; }
   [[nodiscard]] const VcpuCounters& vcpu_counters(uint32_t index) const { return *vcpus_.at(index).counters; }
 
+  // ---- Dirty logging of the RAM memslots ----
+  [[nodiscard]] DirtyLogSupport dirty_log_support() const { return dirty_log_support_; }
+  [[nodiscard]] bool dirty_logging() const { return dirty_logging_.load(std::memory_order_acquire); }
+  // Turns KVM_MEM_LOG_DIRTY_PAGES on or off on every RAM memslot; the vCPUs may run. Once
+  // on, the log is empty and every page is write-protected: the guest's next write to a page
+  // costs one exit and sets its bit. Errors: KVM refused (memslots left as they were).
+  // Thread: any (serialized with the reads).
+  [[nodiscard]] Status set_dirty_logging(bool on);
+  // Copies the log of RAM memslot `slot` (bit i = page i of ram_ranges()[slot], KVM's
+  // format) into `bitmap` and re-arms those pages, so the next read shows only later writes.
+  // `bitmap` holds at least ceil(pages / 64) words. Errors: no such slot, logging off, KVM
+  // failures. Thread: any (serialized with the other dirty-log calls).
+  [[nodiscard]] Status read_and_clear_dirty_log(uint32_t slot, std::span<uint64_t> bitmap);
+
   // Spawns the vCPU threads. Thread: the owner, once.
   [[nodiscard]] Status start();
   // Ends the VM with `exit` unless it already ended. Thread: any, including vCPU threads.
@@ -104,6 +136,9 @@ class Vm {
   [[nodiscard]] Status handle_io(VcpuSlot& slot);
   void handle_mmio(VcpuSlot& slot);
   void join_all();
+  // Reads and clears every slot's log into scratch memory (after logging is turned on).
+  [[nodiscard]] Status drain_dirty_logs_locked();
+  [[nodiscard]] Status read_and_clear_locked(uint32_t slot, std::span<uint64_t> bitmap);
 
   VmConfig config_;
   EventLoop& events_;
@@ -111,6 +146,9 @@ class Vm {
   std::vector<gmm::MemoryRegion> ram_;
   HostKind host_kind_ = HostKind::hardware;
   std::vector<kvm_cpuid_entry2> supported_cpuid_;
+  DirtyLogSupport dirty_log_support_;
+  std::mutex dirty_log_mutex_;  // memslot flag changes and log reads
+  std::atomic<bool> dirty_logging_{false};
   std::unique_ptr<VcpuWaker> waker_;
   std::unique_ptr<KvmInterrupts> interrupts_;
   std::unique_ptr<KvmDoorbells> doorbells_;
