@@ -67,8 +67,9 @@ class TinyVm {
   static constexpr uint64_t kCodeAt = 0x100000;
 
   // Guest RAM comes from tide's allocator over a pool of `pool` bytes (default: memory).
+  // `dirty_log`: the RAM memslots are created logging writes (VmConfig::dirty_log).
   explicit TinyVm(uint32_t vcpus = 1, uint64_t memory = 64ull << 20, uint64_t pool = 0, uint64_t hot_frames = 0,
-                  bool async_scrub = false) {
+                  bool async_scrub = false, bool dirty_log = false) {
     auto kvm = vmm::KvmSystem::open();
     EXPECT_TRUE(kvm) << kvm.error().message();
     kvm_ = std::make_unique<vmm::KvmSystem>(std::move(*kvm));
@@ -91,6 +92,7 @@ class TinyVm {
     cfg.name = "tiny";
     cfg.memory_bytes = memory;
     cfg.nr_vcpus = vcpus;
+    cfg.dirty_log = dirty_log;
     auto vm = vmm::Vm::create(*kvm_, guest_->regions(), cfg, events_);
     EXPECT_TRUE(vm) << vm.error().message();
     vm_ = std::move(*vm);
