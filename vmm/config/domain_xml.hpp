@@ -15,6 +15,11 @@
 
 namespace tide::vmm {
 
+// The namespace of tide's own settings inside <metadata> (libvirt keeps elements of foreign
+// namespaces there verbatim): <tide:memory xmlns:tide="https://tide.dev/xmlns/domain/1.0"
+// oomPolicy=... swappiness=... swapSize=... swapDirectory=... low=.../> (docs/memcg.md).
+inline constexpr const char* kTideXmlns = "https://tide.dev/xmlns/domain/1.0";
+
 struct DomainXmlOptions {
   bool validate = true;  // check the document against the schema before reading it
   std::string schema_path = "/usr/share/libvirt/schemas/domain.rng";

@@ -50,6 +50,19 @@ void format_memtune(xmlNode* domain, const MemtuneConfig& m) {
   limit_element(memtune, "min_guarantee", m.min_guarantee);
 }
 
+// tide's own settings as libvirt keeps foreign metadata: one element in tide's namespace.
+void format_metadata(xmlNode* domain, const MemoryControlConfig& m) {
+  if (m == MemoryControlConfig{}) return;
+  xmlNode* metadata = element(domain, "metadata");
+  xmlNode* memory = element(metadata, "memory");
+  xmlSetNs(memory, xmlNewNs(memory, x(kTideXmlns), x("tide")));
+  if (m.oom_policy) attribute(memory, "oomPolicy", gmm::reclaim::oom_policy_name(*m.oom_policy));
+  if (m.swappiness) attribute(memory, "swappiness", std::to_string(*m.swappiness));
+  if (m.swap_size_bytes) attribute(memory, "swapSize", std::to_string(*m.swap_size_bytes));
+  if (!m.swap_directory.empty()) attribute(memory, "swapDirectory", m.swap_directory);
+  if (m.low) attribute(memory, "low", *m.low == kUnlimited ? std::string("max") : std::to_string(*m.low));
+}
+
 void format_memory_backing(xmlNode* domain, const MemoryBackingConfig& b) {
   if (b == MemoryBackingConfig{}) return;
   xmlNode* backing = element(domain, "memoryBacking");
@@ -138,12 +151,14 @@ std::string format_domain_xml(const GuestConfig& c) {
 
   text_element(domain, "name", c.name);
   if (!c.uuid.empty()) text_element(domain, "uuid", c.uuid);
+  format_metadata(domain, c.memory_control);
   size_element(domain, "memory", c.memory_bytes);
   if (c.current_memory_bytes) size_element(domain, "currentMemory", *c.current_memory_bytes);
   format_memtune(domain, c.memtune);
   format_memory_backing(domain, c.backing);
   xmlNode* vcpu = text_element(domain, "vcpu", std::to_string(c.vcpus));
   if (c.current_vcpus) attribute(vcpu, "current", std::to_string(*c.current_vcpus));
+  if (!c.partition.empty()) text_element(element(domain, "resource"), "partition", c.partition);
   format_os(domain, c);
   format_devices(domain, c);
 

@@ -43,7 +43,8 @@ std::optional<std::string> canonical_uuid(const std::string& text) {
 // second one is an error rather than a silent choice).
 bool single_element(const std::string& name) {
   static const std::set<std::string> kSingle{"name", "uuid", "memory", "currentMemory", "vcpu", "os",
-                                             "memtune", "memoryBacking", "devices", "cpu"};
+                                             "memtune", "memoryBacking", "devices", "cpu",
+                                             "resource", "metadata"};
   return kSingle.count(name) > 0;
 }
 
@@ -174,7 +175,11 @@ void DomainParser::parse(const xmlNode* domain) {
       parse_devices(child);
     } else if (name == "cpu") {
       parse_cpu(child);
-    } else if (name == "title" || name == "description" || name == "metadata") {
+    } else if (name == "resource") {
+      parse_resource(child);
+    } else if (name == "metadata") {
+      parse_metadata(child);
+    } else if (name == "title" || name == "description") {
       // Descriptions for people and applications: nothing to implement.
     } else {
       unsupported(child, name);

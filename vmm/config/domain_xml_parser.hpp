@@ -43,6 +43,12 @@ class DomainParser {
   void parse_hugepages(const xmlNode* node);
   void check_memory();
 
+  // Memory control beyond <memtune> (domain_xml_memcg.cpp): <resource><partition> and
+  // tide's <metadata><tide:memory>.
+  void parse_resource(const xmlNode* node);
+  void parse_metadata(const xmlNode* node);
+  void parse_tide_memory(const xmlNode* node, const std::string& path);
+
   // Devices (domain_xml_devices.cpp).
   void parse_devices(const xmlNode* node);
   void parse_memballoon(const xmlNode* node);
@@ -94,6 +100,7 @@ class DomainParser {
   bool memory_valid_ = false;
   std::vector<CharDevice> serials_;
   std::vector<CharDevice> consoles_;
+  bool tide_memory_seen_ = false;
   bool memballoon_seen_ = false;
   bool rng_seen_ = false;
 };

@@ -58,7 +58,7 @@ constexpr std::array kTable{
     Entry{"iothreadids", kW, "tide has no I/O threads"},
     Entry{"defaultiothread", kW, "tide has no I/O threads"},
     Entry{"blkiotune", kW, "tide has no block devices"},
-    Entry{"resource", kW, "tide does not place itself in a resource partition"},
+    Entry{"resource/fibrechannel", kW, "tide has no Fibre Channel"},
     Entry{"sysinfo", kW, "tide has no SMBIOS tables"},
     Entry{"on_poweroff", kW, "tide has its own lifecycle actions"},
     Entry{"on_reboot", kW, "tide has its own lifecycle actions"},

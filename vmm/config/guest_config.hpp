@@ -1,14 +1,16 @@
 // GuestConfig: everything a guest is defined by, whatever it was defined with — libvirt
 // domain XML (domain_xml.hpp), tide's JSON (guest_json.hpp) or Cloud Hypervisor's vm.create
 // (the CH-compatible API). Sizes are bytes; "unset" is nullopt; libvirt's -1 ("unlimited")
-// is kUnlimited. Elements whose features arrive later (memtune, memoryBacking, balloon) are
-// carried here so nothing a user wrote is lost.
+// is kUnlimited. Elements whose features arrive later (memoryBacking) are carried here so
+// nothing a user wrote is lost.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "guestmm/reclaim/guest_limits.hpp"
 
 namespace tide::vmm {
 
@@ -21,6 +23,17 @@ struct MemtuneConfig {
   std::optional<uint64_t> swap_hard_limit;  // memory + swap, as libvirt defines it
   std::optional<uint64_t> min_guarantee;    // -> memcg min
   bool operator==(const MemtuneConfig&) const = default;
+};
+
+// tide's memory control beyond <memtune> (<metadata><tide:memory>, docs/memcg.md). Unset
+// fields take the memory manager's defaults.
+struct MemoryControlConfig {
+  std::optional<uint64_t> low;  // memcg low in bytes (<memtune> has no element for it); kUnlimited: "max"
+  std::optional<gmm::reclaim::OomPolicy> oom_policy;  // unset: stall
+  std::optional<unsigned> swappiness;                  // 0..200; unset: 60
+  std::optional<uint64_t> swap_size_bytes;  // the swap file's ceiling; unset or 0: the guest's RAM size
+  std::string swap_directory;               // absolute; empty: $TIDE_SWAP_DIR, else /var/tmp/tide-swap
+  bool operator==(const MemoryControlConfig&) const = default;
 };
 
 // <memoryBacking>.
@@ -71,6 +84,10 @@ struct GuestConfig {
   std::string initrd;   // <os><initrd>
   std::string cmdline;  // <os><cmdline>
   MemtuneConfig memtune;
+  // <resource><partition>: the memory cgroup group the guest's leaf goes under
+  // ("/tenant"; missing groups are created at boot). Empty: directly under the root.
+  std::string partition;
+  MemoryControlConfig memory_control;
   MemoryBackingConfig backing;
   BalloonConfig balloon;
   bool rng = true;      // <devices><rng model='virtio'>

@@ -102,9 +102,12 @@ TEST(DomainXmlFixtures, RunningDomainDumpxmlParsesWithWarnings) {
   EXPECT_EQ(c.console.path, "");  // /dev/pts/4 was the old run's PTY
   EXPECT_TRUE(c.balloon.autodeflate);
   EXPECT_EQ(c.balloon.stats_period_s, 10u);
-  for (const char* path : {"seclabel", "resource", "cpu", "devices/disk", "devices/interface"}) {
+  for (const char* path : {"seclabel", "cpu", "devices/disk", "devices/interface"}) {
     EXPECT_NE(warning_for(c, path), "") << path;
   }
+  // libvirt's default partition: the guest's memory cgroup goes under a group /machine.
+  EXPECT_EQ(warning_for(c, "resource"), "");
+  EXPECT_EQ(c.partition, "/machine");
   EXPECT_EQ(warning_for(c, "devices/console"), "");
   EXPECT_EQ(warning_for(c, "domain"), "");  // id= is state
 }
@@ -165,6 +168,12 @@ TEST(DomainXmlRoundTrip, EveryField) {
   c.memtune.soft_limit = kUnlimited;
   c.memtune.swap_hard_limit = kUnlimited;
   c.memtune.min_guarantee = 256 * kMiB;
+  c.partition = "/tenant/team-a";
+  c.memory_control.low = 512 * kMiB;
+  c.memory_control.oom_policy = gmm::reclaim::OomPolicy::stop;
+  c.memory_control.swappiness = 0;
+  c.memory_control.swap_size_bytes = 2 * kGiB;
+  c.memory_control.swap_directory = "/var/tmp/tide swap & <more>";
   c.backing.hugepages = true;
   c.backing.hugepage_sizes = {HugepageConfig{kGiB, "0"}};
   c.backing.nosharepages = true;
@@ -186,6 +195,8 @@ TEST(DomainXmlRoundTrip, EveryField) {
   EXPECT_EQ(*again, c) << xml;
   EXPECT_TRUE(contains(xml, "<memory unit=\"KiB\">3145728</memory>")) << xml;
   EXPECT_TRUE(contains(xml, "<soft_limit unit=\"KiB\">9007199254740991</soft_limit>")) << xml;
+  EXPECT_TRUE(contains(xml, "<partition>/tenant/team-a</partition>")) << xml;
+  EXPECT_TRUE(contains(xml, "<tide:memory xmlns:tide=\"https://tide.dev/xmlns/domain/1.0\" oomPolicy=\"stop\"")) << xml;
 }
 
 TEST(DomainXmlRoundTrip, DefaultsAndEachConsoleKind) {
