@@ -189,6 +189,19 @@ std::optional<GuestMm::FrameChoice> GuestMm::take_frame(uint64_t index) {
   if (auto hint = e.window_frame(); hint && (cache_.take(*hint) || pool.alloc_exact(*hint, 0))) {
     return FrameChoice{*hint, false, false};
   }
+  // A frame next to what the window views beside this page keeps the window one mapping
+  // (the kernel merges views of consecutive pool pages): without this, pages brought back
+  // one by one (swap-in, refaults after a release) would each cost a VMA, and a process
+  // has only vm.max_map_count of them.
+  for (int side : {-1, 1}) {
+    if ((side < 0 && index == 0) || (side > 0 && index + 1 >= p2m_.nr_pages())) continue;
+    const auto next = p2m_.load(side < 0 ? index - 1 : index + 1).window_frame();
+    if (!next || (side > 0 && next->value() == 0)) continue;
+    const Mfn want = side < 0 ? *next + 1 : *next - 1;
+    if (want.value() < mm_.frames().size() && (cache_.take(want) || pool.alloc_exact(want, 0))) {
+      return FrameChoice{want, false, true};
+    }
+  }
   std::optional<Mfn> mfn = cache_.alloc();
   if (!mfn && mm_.scrubber().pending() > 0 && mm_.scrubber().flush()) mfn = cache_.alloc();
   if (mfn) return FrameChoice{*mfn, false, true};

@@ -190,6 +190,9 @@ class GuestMm {
   [[nodiscard]] Status wake_or_throttle(uint64_t off, uint64_t len, bool over_high);
   void uncharge(uint64_t pages);
   [[nodiscard]] Status swap_in(uint64_t index, P2mEntry e);
+  // Brings a whole frameless extent (Swapped and Empty pages) into one 2 MiB block,
+  // charged already. not_enough_memory if no block is free.
+  [[nodiscard]] Status swap_in_extent(uint64_t extent, bool over_high);
   // Swaps out the Present pages among `indices` (one extent, ascending); returns the
   // pages freed. Takes the extent lock. `swap_refused`: swap.max or the file said no.
   [[nodiscard]] uint64_t swap_out_extent(std::span<const uint64_t> indices, bool* swap_refused);

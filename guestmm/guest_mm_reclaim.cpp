@@ -21,6 +21,16 @@ std::byte* bounce_page() {
   return page.p;
 }
 
+// ... and one 2 MiB bounce buffer per thread for extent swap-ins.
+std::byte* bounce_extent() {
+  struct Extent {
+    std::byte* p = static_cast<std::byte*>(std::aligned_alloc(kPageSize, kExtentSize));
+    ~Extent() { std::free(p); }
+  };
+  thread_local Extent extent;
+  return extent.p;
+}
+
 }  // namespace
 
 void GuestMm::set_hooks(reclaim::GuestHooks hooks) {
@@ -140,8 +150,30 @@ swap::SwapStore* GuestMm::swap_store() {
 
 Status GuestMm::swap_in(uint64_t index, P2mEntry e) {
   // Under the extent lock. The page's data is in its slot; it comes back into a new frame
-  // charged like any fault, before the guest sees it.
+  // charged like any fault, before the guest sees it. Where the whole extent is frameless
+  // (Swapped or Empty: typically swapped out together, as cold pages are) and fits under
+  // the limits, it comes back whole into one 2 MiB block: one window mapping, one read per
+  // run of slots, the guest's neighbouring pages with it (swap readahead, by extent).
   const uint64_t off = index << kPageShift;
+  const uint64_t extent = index / kPagesPerExtent;
+  if (p2m_.extent_pages(extent) == kPagesPerExtent) {
+    bool whole = true;
+    const uint64_t first = extent * kPagesPerExtent;
+    for (uint64_t i = 0; i < kPagesPerExtent && whole; ++i) {
+      const PageState st = p2m_.load(first + i).state();
+      whole = st == PageState::swapped || st == PageState::empty;
+    }
+    auto room = mm_.memcg().headroom(memcg_id_);
+    if (whole && room && *room >= kPagesPerExtent) {
+      TIDE_TRY_ASSIGN(charge, mm_.memcg().try_charge(memcg_id_, kPagesPerExtent));
+      if (charge.charged) {
+        auto st = swap_in_extent(extent, !charge.over_high.empty());
+        if (st) return st;
+        uncharge(kPagesPerExtent);
+        if (st.error().code != std::errc::not_enough_memory) return st;
+      }
+    }
+  }
   TIDE_TRY_ASSIGN(charge, mm_.memcg().try_charge(memcg_id_, 1));
   if (!charge.charged) {
     park(off, charge.limited_by, false);
@@ -192,6 +224,81 @@ Status GuestMm::swap_in(uint64_t index, P2mEntry e) {
   (void)mm_.memcg().stat_add(memcg_id_, memcg::Stat::swap_in, 1);
   lru_add(index, 1);
   return wake_or_throttle(off, kPageSize, !charge.over_high.empty());
+}
+
+Status GuestMm::swap_in_extent(uint64_t extent, bool over_high) {
+  PoolAllocator& pool = mm_.pool();
+  std::optional<Mfn> block = pool.alloc_block(BuddyAllocator::kExtentOrder);
+  if (!block && mm_.scrubber().pending() > 0 && mm_.scrubber().flush()) block = pool.alloc_block(BuddyAllocator::kExtentOrder);
+  if (!block) return make_error(std::errc::not_enough_memory, name_ + ": no free 2 MiB block for a swap-in");
+  const uint64_t first = extent * kPagesPerExtent;
+  const uint64_t off = first << kPageShift;
+  // The extent is read into a bounce buffer and copied in with one UFFDIO_COPY (the frames
+  // are populated by the copy, as the kernel's own swap-in does).
+  std::byte* base = bounce_extent();
+  std::vector<swap::PageIn> in;
+  std::vector<swap::Slot> slots;
+  for (uint64_t k = 0; k < kPagesPerExtent; ++k) {
+    const P2mEntry e = p2m_.load(first + k);
+    if (e.state() == PageState::swapped) {
+      in.push_back(swap::PageIn{swap::Slot(e.payload()), base + (k << kPageShift)});
+      slots.push_back(swap::Slot(e.payload()));
+    }
+  }
+  auto undo = [&](const Error& error) -> Status {
+    // The block may hold data now: scrub it before it goes back.
+    host::ByteRange r{block->value() << kPageShift, kExtentSize};
+    if (mm_.backing().punch(std::span(&r, 1))) {
+      pool.free_clean_block(*block, BuddyAllocator::kExtentOrder);
+    } else {
+      std::vector<Mfn> frames;
+      for (uint64_t k = 0; k < kPagesPerExtent; ++k) frames.push_back(*block + k);
+      pool.offer_hot(frames, /*force=*/true);
+    }
+    return prefixed(error, name_ + ": swap-in");
+  };
+  // Read straight into the new frames through the pool map (page-aligned, as O_DIRECT wants).
+  Status st = ok();
+  {
+    std::lock_guard l(swap_mutex_);
+    st = swap_ ? swap_->swap_in(in) : make_error(std::errc::io_error, "Swapped pages but no swap file");
+  }
+  if (!st) return undo(st.error());
+  // The Empty pages of the extent come in as zeroes.
+  for (uint64_t k = 0; k < kPagesPerExtent; ++k) {
+    if (p2m_.load(first + k).state() == PageState::empty) std::memset(base + (k << kPageShift), 0, kPageSize);
+  }
+  st = window_->map_frames(off, block->value() << kPageShift, kExtentSize);
+  if (st) {
+    counters_.remaps.fetch_add(1, std::memory_order_relaxed);
+    st = window_->fill_copy(off, std::span<const std::byte>(base, kExtentSize));
+    if (!st) drop_ptes(first, kPagesPerExtent);
+  }
+  if (!st) {
+    // Empty pages lose their hints (the window's view is unknown); Swapped ones keep their
+    // slots, which carry no hint.
+    for (uint64_t k = 0; k < kPagesPerExtent; ++k) {
+      if (p2m_.load(first + k).state() == PageState::empty) p2m_.store(first + k, P2mEntry::frameless(PageState::empty, std::nullopt));
+    }
+    return undo(st.error());
+  }
+  for (uint64_t k = 0; k < kPagesPerExtent; ++k) {
+    own(first + k, *block + k);
+    p2m_.store(first + k, P2mEntry::present(*block + k));
+  }
+  {
+    std::lock_guard l(swap_mutex_);
+    if (auto rs = swap_->release(slots); !rs) log::error("%s: %s", name_.c_str(), rs.error().message().c_str());
+  }
+  if (auto us = mm_.memcg().uncharge_swap(memcg_id_, slots.size()); !us) {
+    log::error("%s: %s", name_.c_str(), us.error().message().c_str());
+  }
+  counters_.swapped.fetch_sub(slots.size(), std::memory_order_relaxed);
+  counters_.swap_in.fetch_add(slots.size(), std::memory_order_relaxed);
+  counters_.resident.fetch_add(kPagesPerExtent, std::memory_order_relaxed);
+  (void)mm_.memcg().stat_add(memcg_id_, memcg::Stat::swap_in, slots.size());
+  lru_add(first, kPagesPerExtent);
+  return wake_or_throttle(off, kExtentSize, over_high);
 }
 
 uint64_t GuestMm::swap_out_extent(std::span<const uint64_t> indices, bool* swap_refused) {

@@ -191,13 +191,22 @@ class LinuxWindow final : public WindowBacking {
 
   Status fill_copy(uint64_t win_off, std::span<const std::byte> data) override {
     TIDE_TRY(check(win_off, data.size()));
-    uffdio_copy c{};
-    c.dst = addr(win_off);
-    c.src = reinterpret_cast<uint64_t>(data.data());
-    c.len = data.size();
-    c.mode = UFFDIO_COPY_MODE_DONTWAKE;
-    if (::ioctl(uffd_.get(), UFFDIO_COPY, &c) == 0 || errno == EEXIST) return ok();
-    return errno_error("UFFDIO_COPY");
+    // Several pages may come in one call; the kernel may copy part of them and say EAGAIN
+    // (the mm changing under it): go on from where it stopped.
+    uint64_t done = 0;
+    for (int stalls = 0; done < data.size() && stalls < 100;) {
+      uffdio_copy c{};
+      c.dst = addr(win_off + done);
+      c.src = reinterpret_cast<uint64_t>(data.data() + done);
+      c.len = data.size() - done;
+      c.mode = UFFDIO_COPY_MODE_DONTWAKE;
+      if (::ioctl(uffd_.get(), UFFDIO_COPY, &c) == 0 || errno == EEXIST) return ok();
+      if (errno != EAGAIN) return errno_error("UFFDIO_COPY");
+      if (c.copy > 0) done += static_cast<uint64_t>(c.copy);
+      else ++stalls;
+    }
+    if (done < data.size()) return errno_error("UFFDIO_COPY");
+    return ok();
   }
 
   Status wake(uint64_t win_off, uint64_t len) override {

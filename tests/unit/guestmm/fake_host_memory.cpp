@@ -329,18 +329,23 @@ Status FakeWindow::fill_present(uint64_t win_off, uint64_t len) {
 Status FakeWindow::fill_copy(uint64_t win_off, std::span<const std::byte> data) {
   std::lock_guard l(host_.mu_);
   TIDE_TRY(host_.enter_simple_locked(HostOp::fill_copy));
-  if (!in_bounds(win_off, data.size()) || data.size() != kPageSize) return host_.refuse_locked(HostOp::fill_copy, "range");
-  const uint64_t page = win_off / kPageSize;
-  Page& p = pages_[page];
-  if (p.pte) return ok();  // EEXIST: wake only
-  if (p.view == kNoView) {
-    anon_[page].assign(data.begin(), data.end());
-  } else {
-    if (pool_.present_locked(p.view)) return ok();
-    std::memcpy(pool_.bytes_.get() + p.view * kPageSize, data.data(), kPageSize);
-    pool_.present_[p.view] = 1;
+  if (!in_bounds(win_off, data.size()) || data.empty() || data.size() % kPageSize != 0) {
+    return host_.refuse_locked(HostOp::fill_copy, "range");
   }
-  p.pte = true;
+  for (uint64_t k = 0; k < data.size() / kPageSize; ++k) {
+    const uint64_t page = win_off / kPageSize + k;
+    const std::byte* src = data.data() + k * kPageSize;
+    Page& p = pages_[page];
+    if (p.pte) return ok();  // EEXIST: stops there, like the kernel
+    if (p.view == kNoView) {
+      anon_[page].assign(src, src + kPageSize);
+    } else {
+      if (pool_.present_locked(p.view)) return ok();
+      std::memcpy(pool_.bytes_.get() + p.view * kPageSize, src, kPageSize);
+      pool_.present_[p.view] = 1;
+    }
+    p.pte = true;
+  }
   return ok();
 }
 

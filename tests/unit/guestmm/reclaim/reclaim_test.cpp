@@ -102,7 +102,8 @@ TEST_F(ReclaimTest, AFaultOverMaxWaitsUntilColdPagesAreSwappedOutAndTheyComeBack
   // Every page reads back what was written, swapped in through the fault path as needed.
   for (uint64_t i = 0; i < 1024; ++i) {
     auto v = read_waiting(g, i);
-    ASSERT_TRUE(v) << "GFN " << i;
+    ASSERT_TRUE(v) << "GFN " << i << ": " << v.error().message() << " state " << page_state_name(state_of(g, Gfn(i)))
+                   << " parked " << g->stats().parked_faults << " current " << snap(g).current;
     ASSERT_EQ(*v, value(i)) << "GFN " << i;
     ASSERT_LE(snap(g).current, 600u);
   }
