@@ -74,6 +74,7 @@ BalloonCounters CounterSet::snapshot() const {
   s.unrequested_inflated_pages = get(live.unrequested_inflated_pages);
   s.unrequested_deflated_pages = get(live.unrequested_deflated_pages);
   s.reset_deflated_pages = get(live.reset_deflated_pages);
+  s.pressure_asked_pages = get(live.pressure_asked_pages);
   s.inflate_requests = get(live.inflate_requests);
   s.deflate_requests = get(live.deflate_requests);
   s.report_requests = get(live.report_requests);

@@ -50,6 +50,7 @@ struct BalloonCounters {
   uint64_t unrequested_inflated_pages = 0;  // inflates beyond the target
   uint64_t unrequested_deflated_pages = 0;  // deflates at or below target without DEFLATE_ON_OOM
   uint64_t reset_deflated_pages = 0;        // returned to the guest by a device reset
+  uint64_t pressure_asked_pages = 0;        // target raises asked by the host's memory reclaim (memcg pressure)
   // Requests (descriptor chains) and stats buffers.
   uint64_t inflate_requests = 0;
   uint64_t deflate_requests = 0;
@@ -80,8 +81,8 @@ class CounterSet {
   struct Live {
     std::atomic<uint64_t> inflated_pages{0}, deflated_pages{0}, reported_pages{0}, migrated_pages{0},
         oom_deflated_pages{0}, unrequested_inflated_pages{0}, unrequested_deflated_pages{0},
-        reset_deflated_pages{0}, inflate_requests{0}, deflate_requests{0}, report_requests{0}, stats_buffers{0},
-        stats_requests{0}, frames_released{0}, inflate_ns{0}, inflate_timed_pages{0}, inflate_cpu_ns{0};
+        reset_deflated_pages{0}, pressure_asked_pages{0}, inflate_requests{0}, deflate_requests{0},
+        report_requests{0}, stats_buffers{0}, stats_requests{0}, frames_released{0}, inflate_ns{0}, inflate_timed_pages{0}, inflate_cpu_ns{0};
   };
 
   explicit CounterSet(std::string name) : name_(std::move(name)) {}

@@ -100,6 +100,9 @@ class BalloonDevice final : public dev::VirtioDevice {
   // interrupt if it changed and the driver is active. Returns the target set. The target
   // survives a reset (a rebooted guest's driver reads it at probe).
   uint64_t set_target_pages(uint64_t pages);
+  // Counts `pages` the host's memory reclaim asked for by raising the target (the caller
+  // raised it with set_target_pages), for BalloonCounters::pressure_asked_pages.
+  void count_pressure_request(uint64_t pages) { CounterSet::add(counters_.live.pressure_asked_pages, pages); }
   // Returns the held stats buffer to the driver (asks for fresh stats). False if no
   // buffer is held (no statsq, not active, or the driver has not sent one yet).
   bool request_stats();

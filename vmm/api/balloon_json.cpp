@@ -86,6 +86,7 @@ json::object balloon_counters_json(const BalloonCounters& c, const std::map<std:
                       {"unrequested_inflated_pages", c.unrequested_inflated_pages},
                       {"unrequested_deflated_pages", c.unrequested_deflated_pages},
                       {"reset_deflated_pages", c.reset_deflated_pages},
+                      {"pressure_asked_pages", c.pressure_asked_pages},
                       {"inflate_requests", c.inflate_requests},
                       {"deflate_requests", c.deflate_requests},
                       {"report_requests", c.report_requests},

@@ -14,7 +14,9 @@
 #include "guestmm/host/linux_host_memory.hpp"
 #include "vmm/cli/args.hpp"
 #include "vmm/cli/balloon_flags.hpp"
+#include "vmm/cli/memcg_flags.hpp"
 #include "vmm/host/balloon_setup.hpp"
+#include "vmm/host/memcg_setup.hpp"
 #include "vmm/config/domain_xml.hpp"
 #include "vmm/cli/memory_report.hpp"
 #include "vmm/cli/paths.hpp"
@@ -34,8 +36,9 @@ const char* const kRunHelp =
     "\n"
     "options:\n"
     "  --config FILE     define the guest with libvirt domain XML (name, memory, vcpu,\n"
-    "                    os/kernel, os/initrd, os/cmdline, devices/rng...; see\n"
-    "                    docs/domain-xml.md); excludes the guest flags below\n"
+    "                    os/kernel, os/initrd, os/cmdline, devices/rng, memtune...; see\n"
+    "                    docs/domain-xml.md); excludes the guest, balloon and memory\n"
+    "                    control flags below\n"
     "  --kernel FILE     ELF kernel with a PVH entry note (tideguest, a Linux vmlinux)\n"
     "  --cmdline STR     kernel command line (tideguest: tide.run=\"cmd; cmd; ...\")\n"
     "  --initrd FILE     initial ramdisk, handed to the kernel as PVH module 0\n"
@@ -64,6 +67,18 @@ const char* const kRunHelp =
     "                    (default 1; 0: never)\n"
     "  --balloon-auto MARGIN  auto mode: every stats period the balloon policy sets the\n"
     "                    target so the guest keeps about MARGIN available (off by default)\n"
+    "  --memory-max SIZE|max   the guest's memory cgroup (docs/memcg.md): hard limit on\n"
+    "                    resident memory; above it tide reclaims (balloon, then swap), then\n"
+    "                    applies the OOM policy\n"
+    "  --memory-high SIZE|max  reclaim threshold: faults over it wait for reclaim\n"
+    "  --memory-low SIZE|max, --memory-min SIZE|max  protection from pool-wide reclaim\n"
+    "  --swap-max SIZE|max     limit on the guest's pages in swap\n"
+    "  --oom-policy P    stall (default: faulting vCPUs wait for memory) or stop (the\n"
+    "                    guest is stopped and the run ends with status 1)\n"
+    "  --swappiness N    0..200: how readily cold pages go to swap (default 60)\n"
+    "  --swap-size SIZE  the guest's swap file's size (default: its --memory)\n"
+    "  --swap-dir DIR    where the swap file goes (default $TIDE_SWAP_DIR, else\n"
+    "                    /var/tmp/tide-swap)\n"
     "  --vcpu-stats      at exit, print each vCPU's KVM statistics (exits, emulated\n"
     "                    instructions, page faults) and tide's exit counters\n"
     "  --log-level L     debug, info, warn, error or off (default info; env TIDE_LOG)\n"
@@ -71,7 +86,8 @@ const char* const kRunHelp =
     "\n"
     "exit status: the value the guest wrote to the debug-exit port (0x501); 0 after a\n"
     "guest reset or power-off; 128+N when stopped by signal N; 1 with a one-line reason\n"
-    "on any error. On a terminal, Ctrl-A x ends the guest.\n";
+    "on any error or when the OOM policy stop ended the guest. On a terminal, Ctrl-A x\n"
+    "ends the guest.\n";
 
 namespace {
 
@@ -103,7 +119,9 @@ void print_vcpu_stats(Vm& vm) {
 int run_command(const std::vector<std::string>& argv) {
   Args args("run",
             {"kernel", "cmdline", "initrd", "memory", "vcpus", "log-level", "pool", "hot-pool", "memory-backend",
-             "stats-interval", "audit-interval", "config", "balloon", "current-memory", "balloon-stats-period", "balloon-auto"},
+             "stats-interval", "audit-interval", "config", "balloon", "current-memory", "balloon-stats-period", "balloon-auto",
+             "memory-max", "memory-high", "memory-low", "memory-min", "swap-max", "oom-policy", "swappiness", "swap-size",
+             "swap-dir"},
             {"help", "no-rng", "vcpu-stats", "test-hooks"});
   if (auto st = args.parse(argv); !st) return fail(st.error().message());
   if (args.has("help")) {
@@ -190,6 +208,22 @@ int run_command(const std::vector<std::string>& argv) {
     auto b = balloon_from_flags(args, config.vm.memory_bytes);
     if (!b) return fail(b.error().message());
     config.balloon = *b;
+  }
+  if (domain) {
+    if (memcg_flags_given(args)) {
+      return fail("--config: give memory control in the domain XML (<memtune>, <resource><partition>, "
+                  "<metadata><tide:memory>)");
+    }
+    auto m = machine_memcg(*domain);
+    if (!m) return fail(m.error().message());
+    config.memcg = *m;
+  } else {
+    auto m = memcg_from_flags(args);
+    if (!m) return fail(m.error().message());
+    config.memcg = *m;
+  }
+  if (backend == "kernel" && config.memcg != MachineMemcg{}) {
+    return fail("memory control (memory cgroup limits, OOM policy, swap) needs --memory-backend tide");
   }
   if (backend == "kernel" && config.balloon) {
     // The debug baseline has no P2M to balloon: a balloon asked for is an error, the
@@ -297,9 +331,14 @@ int run_command(const std::vector<std::string>& argv) {
     case VmExit::Kind::error:
       // Messages from the memory manager already name the guest.
       return fail(exit.message.rfind(config.vm.name + ": ", 0) == 0 ? exit.message : config.vm.name + ": " + exit.message);
+    case VmExit::Kind::stopped:
+      // Status 1 without a signal: tide itself stopped the guest (the OOM policy `stop`).
+      if (exit.status > 0 && exit.status < 128) return fail(config.vm.name + ": " + exit.message);
+      log::info("%s: %s (%s)", config.vm.name.c_str(), vm_exit_kind_name(exit.kind), exit.message.c_str());
+      return exit.status;
     default:
       log::info("%s: %s (%s)", config.vm.name.c_str(), vm_exit_kind_name(exit.kind), exit.message.c_str());
-      return exit.kind == VmExit::Kind::stopped ? exit.status : 0;
+      return 0;
   }
 }
 

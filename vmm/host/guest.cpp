@@ -2,6 +2,7 @@
 
 #include "guestmm/base/log.hpp"
 #include "vmm/host/balloon_setup.hpp"
+#include "vmm/host/memcg_setup.hpp"
 
 namespace tide::vmm {
 namespace {
@@ -58,6 +59,8 @@ Status Guest::boot() {
   mc.rng = cfg.rng;
   TIDE_TRY_ASSIGN(balloon, machine_balloon(cfg));
   mc.balloon = balloon;
+  TIDE_TRY_ASSIGN(memcg, machine_memcg(cfg));
+  mc.memcg = std::move(memcg);
   ConsoleBuffer* console = console_.get();
   mc.console = [console](std::span<const uint8_t> bytes) { console->write(bytes); };
   if (mc.boot.kernel_path.empty()) {
@@ -151,7 +154,11 @@ GuestInfo Guest::info() const {
   i.state = state_;
   i.boots = boots_;
   i.last_exit = last_exit_;
-  if (machine_ && machine_->guest_memory()) i.memory = machine_->guest_memory()->stats();
+  if (machine_ && machine_->guest_memory()) {
+    gmm::GuestMm& mm = *machine_->guest_memory();
+    i.memory = mm.stats();
+    if (auto snap = env_.memory->memcg().snapshot(mm.memcg_id())) i.memcg = std::move(*snap);
+  }
   if (machine_ && machine_->balloon()) {
     i.balloon = machine_->balloon()->status();
     i.balloon_queue_faults = machine_->balloon_queue_faults();
@@ -191,6 +198,13 @@ Status Guest::set_balloon_auto(std::optional<BalloonAutoOptions> options) {
   if (!machine_->balloon_controller()) return make_error(std::errc::operation_not_supported, name_ + " has no balloon device");
   machine_->balloon_controller()->set_auto(std::move(options));
   return ok();
+}
+
+bool Guest::with_memory(const std::function<void(gmm::GuestMm&)>& fn) const {
+  std::lock_guard l(mutex_);
+  if (!machine_ || machine_->guest_memory() == nullptr) return false;
+  fn(*machine_->guest_memory());
+  return true;
 }
 
 bool Guest::owns(const gmm::GuestMm* mm) const {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@ struct GuestInfo {
   uint64_t boots = 0;
   std::optional<VmExit> last_exit;  // how it last ended
   std::optional<gmm::GuestMmStats> memory;  // while it has memory
+  std::optional<gmm::memcg::MemcgSnapshot> memcg;  // its memory cgroup, while it has memory
   std::optional<balloon::BalloonStatus> balloon;  // while it runs with a balloon device
   std::map<std::string, uint64_t> balloon_queue_faults;  // its virtqueues' faults by kind
   std::optional<BalloonAutoStatus> balloon_auto;          // auto mode, while it runs
@@ -74,6 +76,9 @@ class Guest {
   [[nodiscard]] std::string console(uint64_t from, uint64_t* next) const { return console_->read(from, next); }
   // The guest's memory under the allocator while it runs (for fault-error routing).
   [[nodiscard]] bool owns(const gmm::GuestMm* mm) const;
+  // Runs `fn` on the guest's memory while it has some, under the guest's lock (so it
+  // stays); false without. `fn` must be quick and must not call back into this Guest.
+  bool with_memory(const std::function<void(gmm::GuestMm&)>& fn) const;
   // Ends the guest with an error (its memory could not be served). Thread: any; never blocks.
   void fail(const std::string& message);
 

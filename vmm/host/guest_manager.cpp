@@ -6,6 +6,7 @@
 
 #include "guestmm/base/log.hpp"
 #include "vmm/host/balloon_setup.hpp"
+#include "vmm/host/memcg_setup.hpp"
 #include "vmm/kvm/vm_fd.hpp"
 #include "vmm/machine/layout.hpp"
 
@@ -73,6 +74,8 @@ Result<GuestInfo> GuestManager::define(GuestConfig config) {
     return make_error(std::errc::invalid_argument, config.name + ": currentMemory is larger than memory");
   }
   if (auto balloon = machine_balloon(config); !balloon) return balloon.error();
+  // Limits and groups are made at boot; what cannot be applied is refused now.
+  if (auto memcg = machine_memcg(config); !memcg) return memcg.error();
   Guest::Env env{kvm_.get(), memory_.get(), events_, options_.default_kernel};
   auto guest = std::make_shared<Guest>(std::move(config), std::move(env));
   std::lock_guard l(mutex_);
@@ -142,6 +145,11 @@ std::vector<GuestInfo> GuestManager::list() const {
   std::vector<GuestInfo> out;
   for (const auto& g : guests) out.push_back(g->info());
   return out;
+}
+
+bool GuestManager::with_guest_memory(const std::string& name, const std::function<void(gmm::GuestMm&)>& fn) const {
+  auto g = find(name);
+  return g && (*g)->with_memory(fn);
 }
 
 Result<std::string> GuestManager::console(const std::string& name, uint64_t from, uint64_t* next) const {

@@ -53,6 +53,10 @@ class GuestManager {
   [[nodiscard]] Result<std::string> console(const std::string& name, uint64_t from, uint64_t* next) const;
 
   [[nodiscard]] gmm::PoolStats pool_stats() const { return memory_->stats(); }
+  // The memory manager (its memcg tree, for the control API). Thread: any.
+  [[nodiscard]] gmm::MemoryManager& memory() { return *memory_; }
+  // Guest::with_memory of the guest called `name`; false if there is none or it has no memory.
+  bool with_guest_memory(const std::string& name, const std::function<void(gmm::GuestMm&)>& fn) const;
   [[nodiscard]] Status audit() const { return memory_->check_invariants(); }
   [[nodiscard]] HostKind host_kind() const { return host_kind_; }
   [[nodiscard]] const HostOptions& options() const { return options_; }

@@ -8,6 +8,12 @@
 #include "guestmm/base/log.hpp"
 
 namespace tide::vmm {
+namespace {
+
+// Statistics younger than this need no refresh before memory pressure sizes against them.
+constexpr uint64_t kPressureFreshNs = uint64_t{100} * 1000 * 1000;
+
+}  // namespace
 
 BalloonController::BalloonController(balloon::BalloonDevice& device, gmm::MemoryManager& memory,
                                      BalloonControllerOptions options)
@@ -60,6 +66,44 @@ uint64_t BalloonController::set_manual_target(uint64_t pages) {
   std::lock_guard apply(apply_mutex_);
   set_auto(std::nullopt);
   return device_.set_target_pages(pages);
+}
+
+uint64_t BalloonController::reclaim_for_pressure(uint64_t pages) {
+  std::lock_guard apply(apply_mutex_);
+  BalloonReclaimInput in;
+  {
+    std::lock_guard l(mutex_);
+    in.reserve_bytes = options_.pressure_reserve_bytes;
+    in.max_stats_age_ns = options_.pressure_max_stats_age_ns;
+    if (options_.auto_mode) in.limits = options_.auto_mode->limits;
+  }
+  const balloon::BalloonStatus s = device_.status();
+  in.wanted_pages = pages;
+  in.active = s.active;
+  in.ram_pages = s.ram_pages;
+  in.target_pages = s.target_pages;
+  in.actual_pages = s.actual_pages;
+  bool fresh = false;
+  if (s.stats) {
+    if (s.stats->sequence != pressure_stats_sequence_) {
+      pressure_stats_sequence_ = s.stats->sequence;
+      pressure_asked_since_stats_ = 0;
+    }
+    const uint64_t now = device_.options().clock();
+    in.stats_age_ns = now > s.stats->updated_ns ? now - s.stats->updated_ns : 0;
+    in.available_bytes = reclaimable_bytes(*s.stats);
+    in.asked_since_stats_pages = pressure_asked_since_stats_;
+    fresh = in.stats_age_ns < kPressureFreshNs;
+  }
+  const uint64_t asked = balloon_reclaim_pages(in);
+  if (asked > 0) {
+    (void)device_.set_target_pages(s.target_pages + asked);
+    device_.count_pressure_request(asked);
+    pressure_asked_since_stats_ += asked;
+  }
+  // The next call sizes against what the guest has after this one.
+  if (!fresh || asked > 0) (void)device_.request_stats();
+  return asked;
 }
 
 std::optional<balloon::BalloonPolicyDecision> BalloonController::decide_if_auto() {

@@ -4,6 +4,9 @@
 // balloon policy (balloon/balloon_policy.hpp: keep the guest's available memory near a
 // margin, harder under pool pressure) once per period, right after fresh stats can have
 // arrived. Off by default; an explicit target from the user turns it off.
+// Memory pressure: reclaim_for_pressure() is the memory manager's balloon hook; it raises
+// the target as far as the guest's statistics allow (balloon_reclaim.hpp), leaves auto mode
+// as it is, and counts what it asked in the device's pressure_asked_pages.
 // Runs on its own thread, joined by the destructor (before the device goes).
 #pragma once
 
@@ -17,6 +20,7 @@
 #include "balloon/balloon_device.hpp"
 #include "balloon/balloon_policy.hpp"
 #include "guestmm/memory_manager.hpp"
+#include "vmm/machine/balloon_reclaim.hpp"
 
 namespace tide::vmm {
 
@@ -28,6 +32,10 @@ struct BalloonAutoOptions {
 struct BalloonControllerOptions {
   uint32_t stats_period_s = 0;  // 0: the device never asks for stats (auto mode uses 1)
   std::optional<BalloonAutoOptions> auto_mode;
+  // Memory pressure: what the guest keeps of its available memory, and how old its
+  // statistics may be (older ones ask for nothing, only for fresh figures).
+  uint64_t pressure_reserve_bytes = kBalloonReclaimReserveBytes;
+  uint64_t pressure_max_stats_age_ns = uint64_t{10} * 1000 * 1000 * 1000;
 };
 
 // What auto mode did last.
@@ -57,6 +65,13 @@ class BalloonController {
   // The user's target: auto mode off, then the target set, so that no decision already
   // under way can overwrite it. Returns the target set (pages). Thread: any.
   uint64_t set_manual_target(uint64_t pages);
+  // The memory manager's balloon hook: raises the target by up to `pages`, as far as the
+  // guest's latest statistics say it can give (balloon_reclaim_pages, with auto mode's
+  // limits when it has them), and asks for fresh statistics when those are not fresh.
+  // Returns the pages asked (0: no driver, no or stale statistics, nothing to give).
+  // Asynchronous: the frames come back as the driver inflates. Takes only the
+  // controller's and the device's locks. Thread: any (the reclaim thread).
+  uint64_t reclaim_for_pressure(uint64_t pages);
 
  private:
   void run();
@@ -73,6 +88,10 @@ class BalloonController {
   BalloonControllerOptions options_;
   uint64_t generation_ = 0;  // bumped by every options change (wakes the thread)
   BalloonAutoStatus auto_status_;
+  // Memory pressure's bookkeeping (under apply_mutex_): the statistics it last sized
+  // against and what it asked since they arrived.
+  uint64_t pressure_stats_sequence_ = 0;
+  uint64_t pressure_asked_since_stats_ = 0;
   bool stop_ = false;
   std::thread thread_;
 };

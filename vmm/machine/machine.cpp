@@ -23,10 +23,8 @@ Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, MachineMe
   const auto ranges = layout::ram_ranges(m->config_.vm.memory_bytes);
   std::vector<gmm::MemoryRegion> regions;
   if (memory.manager) {
-    TIDE_TRY_ASSIGN(guest, memory.manager->add_guest(m->config_.vm.name, ranges));
-    m->manager_ = memory.manager;
-    m->guest_mm_ = guest;
-    regions = guest->regions();
+    TIDE_TRY(m->add_guest_memory(*memory.manager, ranges));
+    regions = m->guest_mm_->regions();
   } else if (memory.flat_pool) {
     TIDE_TRY_ASSIGN(flat, gmm::GuestRam::create_flat(*memory.flat_pool, 0, ranges));
     m->flat_ = std::move(flat);
@@ -39,10 +37,55 @@ Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, MachineMe
   m->memory_ = m->vm_->memory();
   TIDE_TRY(m->add_platform_devices());
   TIDE_TRY(m->add_pci_devices());
+  m->set_memory_hooks();
   return m;
 }
 
+Status Machine::add_guest_memory(gmm::MemoryManager& manager, const std::vector<gmm::RamRange>& ranges) {
+  const std::string& name = config_.vm.name;
+  const MachineMemcg& cg = config_.memcg;
+  auto parent = ensure_memcg_group(manager.memcg(), cg.group);
+  if (!parent) return prefixed(parent.error(), name);
+  gmm::reclaim::GuestLimitsOptions limits;
+  limits.parent = *parent;
+  limits.oom_policy = cg.oom_policy;
+  limits.swappiness = cg.swappiness;
+  limits.swap_bytes = cg.swap_bytes;
+  limits.swap_directory = cg.swap_directory;
+  auto guest = manager.add_guest(name, ranges, std::move(limits));
+  if (!guest) return prefixed(guest.error(), name);
+  manager_ = &manager;
+  guest_mm_ = *guest;  // from here on the destructor gives it back
+  // The leaf is empty: no limit written now can need reclaim, so one that fails is one
+  // tide cannot apply at all, and the machine is not made.
+  for (const MemcgLimitSetting& l : cg.limits) {
+    if (auto st = manager.set_memcg_limit(guest_mm_->memcg_id(), l.limit, l.pages); !st) {
+      return prefixed(st.error(), name + ": " + memcg_file_name(l.limit) + " " + gmm::memcg::format_limit(l.pages));
+    }
+  }
+  return ok();
+}
+
+void Machine::set_memory_hooks() {
+  if (!guest_mm_) return;
+  gmm::reclaim::GuestHooks hooks;
+  // The reclaim thread must not wait for the guest's teardown (which waits for it): the
+  // stop is only a request; whoever waits on the machine tears it down.
+  Vm* vm = vm_.get();
+  hooks.oom_stop = [vm](const std::string& reason) { vm->request_stop(VmExit{VmExit::Kind::stopped, 1, reason}); };
+  if (BalloonController* c = balloon_controller_.get()) {
+    hooks.balloon_reclaim = [c](uint64_t pages) { return c->reclaim_for_pressure(pages); };
+  }
+  guest_mm_->set_hooks(std::move(hooks));
+}
+
 Machine::~Machine() {
+  if (guest_mm_) {
+    // The reclaim thread copies a guest's hooks and calls them under its work lock: once
+    // they are cleared and that lock was free once, no call into this machine is left.
+    guest_mm_->set_hooks({});
+    auto round = manager_->reclaim_engine().lock();
+  }
   if (vm_) {
     vm_->request_stop(VmExit{VmExit::Kind::stopped, 0, "machine destroyed"});
     vm_->wait();

@@ -3,6 +3,10 @@
 // virtio devices (virtio-rng). It boots a PVH kernel and owns teardown order: vCPUs are
 // joined first, then the PCI root (which frees the transports, their MSI routes and
 // doorbells), then the Vm with its buses, then the guest's memory.
+// Memory control: the guest's memcg leaf is made under MachineMemcg::group with its limits
+// before any device exists, and the machine gives the memory manager its hooks (the
+// balloon for cooperative reclaim, a stop for the OOM policy `stop`); the destructor takes
+// them back before anything they reach goes away.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +30,7 @@
 #include "vmm/machine/balloon_controller.hpp"
 #include "vmm/machine/event_loop.hpp"
 #include "vmm/machine/guest_balloon_backend.hpp"
+#include "vmm/machine/machine_memcg.hpp"
 #include "vmm/machine/vm.hpp"
 
 namespace tide::vmm {
@@ -49,6 +54,8 @@ struct MachineConfig {
   bool rng = true;
   // The virtio-balloon device (needs tide's allocator); nullopt: none.
   std::optional<MachineBalloon> balloon;
+  // The guest's memory cgroup and reclaim settings (tide's allocator only).
+  MachineMemcg memcg;
   bool test_hooks = false;  // the test-hook port (devices/platform/test_hooks.hpp)
   // Receives the guest's serial output (called on vCPU threads, with the UART locked:
   // it must not call back into the machine).
@@ -88,6 +95,10 @@ class Machine {
 
  private:
   Machine(MachineConfig config) : config_(std::move(config)) {}
+  // The guest's memory under `manager`: its memcg group, leaf and limits.
+  [[nodiscard]] Status add_guest_memory(gmm::MemoryManager& manager, const std::vector<gmm::RamRange>& ranges);
+  // The memory manager's hooks into this machine (balloon reclaim, OOM stop).
+  void set_memory_hooks();
   [[nodiscard]] Status add_platform_devices();
   [[nodiscard]] Status add_pci_devices();
 

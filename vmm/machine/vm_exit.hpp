@@ -10,7 +10,8 @@ struct VmExit {
     debug_exit,  // the guest wrote the debug-exit port; status = the value written
     reset,       // the guest reset or triple-faulted; status 0
     shutdown,    // the guest powered off; status 0
-    stopped,     // the VMM stopped it (signal, API, test); status 0
+    stopped,     // the VMM stopped it (signal, API, test); status 0, or 1 when the OOM
+                 // policy `stop` picked it (message: "out of memory under <node> (policy stop)...")
     error,       // a VMM or KVM error; status 1, message says why
   };
   Kind kind = Kind::stopped;
