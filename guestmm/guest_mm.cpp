@@ -387,7 +387,10 @@ Result<ReleaseResult> GuestMm::release_indices(std::vector<uint64_t> indices, Pa
   r.released = freed.size();
   counters_.resident.fetch_sub(freed.size(), std::memory_order_relaxed);
   counters_.released.fetch_add(freed.size(), std::memory_order_relaxed);
-  if (to == PageState::ballooned) counters_.ballooned.fetch_add(freed.size(), std::memory_order_relaxed);
+  if (to == PageState::ballooned) {
+    counters_.ballooned.fetch_add(freed.size(), std::memory_order_relaxed);
+    counters_.ballooned_pages.fetch_add(freed.size() + r.frameless, std::memory_order_relaxed);
+  }
   if (freed.empty()) return r;
   lru_remove(freed_pages);
   uncharge(freed.size());
@@ -483,6 +486,7 @@ GuestMmStats GuestMm::stats() const {
   s.swap_in = counters_.swap_in.load(std::memory_order_relaxed);
   s.swap_out = counters_.swap_out.load(std::memory_order_relaxed);
   s.ballooned_frames = counters_.ballooned.load(std::memory_order_relaxed);
+  s.ballooned_pages = counters_.ballooned_pages.load(std::memory_order_relaxed);
   s.throttled_faults = counters_.throttled.load(std::memory_order_relaxed);
   s.sampled_faults = counters_.sampled_faults.load(std::memory_order_relaxed);
   {

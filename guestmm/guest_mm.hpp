@@ -51,6 +51,7 @@ struct GuestMmStats {
   uint64_t swap_in = 0;          // pages brought back from the swap file
   uint64_t swap_out = 0;         // pages written to the swap file
   uint64_t ballooned_frames = 0; // frames released to the balloon (inflate), in total
+  uint64_t ballooned_pages = 0;  // pages given to the balloon (with a frame or not), in total
   uint64_t parked_faults = 0;    // faults waiting for memory now (over max, or pool empty)
   uint64_t throttled_faults = 0; // faults served over high and held until reclaim ran, in total
   uint64_t sampled_faults = 0;   // minor faults on pages the aging sampler unmapped, in total
@@ -176,7 +177,7 @@ class GuestMm {
  private:
   struct Counters {
     std::atomic<uint64_t> resident{0}, faults{0}, fault_around{0}, refills{0}, released{0}, release_calls{0},
-        remaps{0}, hot_reuses{0}, swapped{0}, swap_in{0}, swap_out{0}, ballooned{0}, throttled{0}, sampled_faults{0};
+        remaps{0}, hot_reuses{0}, swapped{0}, swap_in{0}, swap_out{0}, ballooned{0}, ballooned_pages{0}, throttled{0}, sampled_faults{0};
   };
   struct Parked {
     mutable std::mutex mutex;

@@ -117,20 +117,26 @@ uint64_t ReclaimEngine::reclaim_guest(GuestMm& g, uint64_t pages) {
   // 2. The balloon, if the guest has one and says it can give.
   const GuestHooks hooks = g.hooks();
   if (hooks.balloon_reclaim && !g.dying()) {
-    const uint64_t before = g.stats().ballooned_frames;
+    const GuestMmStats before = g.stats();
     // The guest's balloon takes its frameless free pages too (they cost the host nothing),
     // so ask for those on top of what is needed.
     const uint64_t asked = hooks.balloon_reclaim(pages + g.frameless_free_pages());
+    uint64_t got = 0;
     if (asked > 0) {
+      // Wait while the balloon grows (frameless pages first, as the guest hands them out),
+      // until enough frames came back, the balloon stops growing, or the time is up.
       const auto start = std::chrono::steady_clock::now();
       auto last_progress = start;
-      uint64_t got = 0;
+      uint64_t grown = 0;
       while (got < pages) {
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        const uint64_t now_got = g.stats().ballooned_frames - before;
+        const GuestMmStats now_stats = g.stats();
         const auto now = std::chrono::steady_clock::now();
-        if (now_got > got) last_progress = now;
-        got = now_got;
+        if (now_stats.ballooned_pages - before.ballooned_pages > grown) {
+          grown = now_stats.ballooned_pages - before.ballooned_pages;
+          last_progress = now;
+        }
+        got = now_stats.ballooned_frames - before.ballooned_frames;
         if (now - start >= options_.balloon_wait || now - last_progress >= options_.balloon_idle) break;
       }
       (void)mm_.memcg().stat_add(g.memcg_id(), memcg::Stat::reclaimed_balloon, got);

@@ -45,7 +45,7 @@ struct ReclaimEngineOptions {
   bool thread = true;  // false: tests call run_once()
   std::chrono::milliseconds tick{50};
   // How long one balloon request may take before the chain moves on to swap.
-  std::chrono::milliseconds balloon_wait{150};
+  std::chrono::milliseconds balloon_wait{500};
   // ... and how long without any frame coming back before it gives up on it.
   std::chrono::milliseconds balloon_idle{40};
   uint64_t sample_pages = 256;  // pages whose PTEs an aging round drops, per guest
