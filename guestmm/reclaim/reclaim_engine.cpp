@@ -233,7 +233,8 @@ void ReclaimEngine::out_of_memory(GuestMm& g, memcg::MemcgId node) {
   const std::string reason =
       log::strf("out of memory under %s (policy stop): %s is stopped, %llu MiB freed", node_path(node).c_str(),
                 victim->name().c_str(), static_cast<unsigned long long>((choice->victim_pages * kPageSize) >> 20));
-  log::error("%s", reason.c_str());
+  // The VMM reports the stop as the guest's end (an error there); here it is the step.
+  log::warn("%s", reason.c_str());
   const GuestHooks hooks = victim->hooks();
   if (hooks.oom_stop) hooks.oom_stop(reason);
   else log::error("%s: no way to stop it here; its faults stay parked", victim->name().c_str());
