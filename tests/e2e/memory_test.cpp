@@ -66,12 +66,25 @@ TEST(GuestMemory, KernelBackendStillBootsTheGuest) {
   EXPECT_EQ(count_lines(r.out, "memtouch: pass "), 2) << r.out;
 }
 
-TEST(GuestMemory, ExhaustedPoolStopsTheGuestWithOneClearError) {
+TEST(GuestMemory, AGuestLargerThanThePoolRunsBySwapping) {
   TIDE_REQUIRE_KVM();
-  auto r = run_command(tideguest_run("memtouch 192M seq 1; exit 0", {"--memory", "256M", "--pool", "64M"}));
+  // The root of the memory cgroups is the host, limited to the pool: 192 MiB of writes in a
+  // 64 MiB pool go to the guest's swap file and come back intact.
+  auto r = run_command(tideguest_run("memfill 192M 5; memverify; exit 0",
+                                     {"--memory", "256M", "--pool", "64M", "--balloon", "none", "--audit-interval", "3600"}),
+                       std::chrono::seconds(300));
+  EXPECT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.out.find("memverify: pages=49152 intact=49152 zero=0 bad=0"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("tide: audit: clean"), std::string::npos) << r.output;
+}
+
+TEST(GuestMemory, ExhaustedPoolWithoutSwapStopsTheGuestWithOneClearError) {
+  TIDE_REQUIRE_KVM();
+  auto r = run_command(tideguest_run("memtouch 192M seq 1; exit 0", {"--memory", "256M", "--pool", "64M", "--balloon",
+                                                                      "none", "--swap-max", "0", "--oom-policy", "stop"}),
+                       std::chrono::seconds(300));
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_NE(r.output.find("the pool (64 MiB) has no free frame left; give tide a larger --pool"), std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("out of memory under / (policy stop)"), std::string::npos) << r.output;
   EXPECT_EQ(count_lines(r.output, "tide: error:"), 1) << r.output;
 }
 
