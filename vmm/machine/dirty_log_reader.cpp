@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 #include "guestmm/base/log.hpp"
 #include "guestmm/guest_mm.hpp"
@@ -60,11 +61,23 @@ bool guest_has_memory_limit(const gmm::MemoryManager& memory, gmm::memcg::MemcgI
   return false;
 }
 
+std::chrono::milliseconds next_dirty_log_wait(const DirtyLogReaderOptions& options, uint64_t dirty_pages) {
+  const double share = options.max_guest_share > 0 ? options.max_guest_share : 1.0;
+  const double cost_ms =
+      static_cast<double>(dirty_pages) * static_cast<double>(options.write_fault_cost.count()) / 1e6 / share;
+  const std::chrono::milliseconds longest = std::max(options.period, options.max_period);
+  if (cost_ms >= static_cast<double>(longest.count())) return longest;
+  return std::max(options.period, std::chrono::milliseconds(static_cast<int64_t>(std::ceil(cost_ms))));
+}
+
 std::unique_ptr<DirtyLogSource> vm_dirty_log_source(Vm& vm) { return std::make_unique<VmDirtyLogSource>(vm); }
 
 DirtyLogReader::DirtyLogReader(std::unique_ptr<DirtyLogSource> source, DirtyBitmapSink sink,
                                DirtyLogReaderOptions options)
-    : source_(std::move(source)), sink_(std::move(sink)), options_(std::move(options)) {
+    : source_(std::move(source)),
+      sink_(std::move(sink)),
+      options_(std::move(options)),
+      wait_ms_(static_cast<int64_t>(options_.period.count())) {
   const std::vector<gmm::RamRange> ram = source_->ram_ranges();
   slots_ = dirty_log_slots(ram);
   uint64_t most = 0;
@@ -72,6 +85,7 @@ DirtyLogReader::DirtyLogReader(std::unique_ptr<DirtyLogSource> source, DirtyBitm
   bitmap_.resize((most + 63) / 64);
   stats_.mode = source_->mode();
   stats_.period_ms = static_cast<uint64_t>(options_.period.count());
+  stats_.wait_ms = stats_.period_ms;
 }
 
 DirtyLogReader::~DirtyLogReader() {
@@ -118,7 +132,8 @@ void DirtyLogReader::run() {
   set_current_thread_name("tide-dirtylog");
   std::unique_lock l(thread_mutex_);
   while (!stop_) {
-    if (cv_.wait_for(l, options_.period, [this] { return stop_; })) break;
+    const std::chrono::milliseconds wait(wait_ms_.load(std::memory_order_relaxed));
+    if (cv_.wait_for(l, wait, [this] { return stop_; })) break;
     l.unlock();
     (void)step();
     l.lock();
@@ -151,9 +166,11 @@ bool DirtyLogReader::follow_wanted() {
     return false;
   }
   logging_ = want;
+  wait_ms_.store(static_cast<int64_t>(options_.period.count()), std::memory_order_relaxed);
   log::debug("%s: dirty logging %s", options_.name.c_str(), want ? "on" : "off");
   std::lock_guard l(stats_mutex_);
   stats_.logging = want;
+  stats_.wait_ms = static_cast<uint64_t>(options_.period.count());
   ++(want ? stats_.enables : stats_.disables);
   return false;  // just on: the log is empty; just off: nothing to read
 }
@@ -183,11 +200,15 @@ bool DirtyLogReader::read_all(uint64_t* bits) {
     // Best effort: a log that cannot be read must not keep costing the guest exits.
     if (source_->set_logging(false)) logging_ = false;
   }
+  const std::chrono::milliseconds wait = failed ? options_.period : next_dirty_log_wait(options_, total_bits);
+  wait_ms_.store(static_cast<int64_t>(wait.count()), std::memory_order_relaxed);
   std::lock_guard l(stats_mutex_);
   if (!failed) {
     ++stats_.reads;
     stats_.last_dirty_bits = total_bits;
+    if (wait > options_.period) ++stats_.stretched;
   }
+  stats_.wait_ms = static_cast<uint64_t>(wait.count());
   stats_.slot_reads += slot_reads;
   stats_.dirty_bits += total_bits;
   stats_.references += references;

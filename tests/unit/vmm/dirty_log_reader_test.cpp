@@ -3,8 +3,10 @@
 // sink at its page index, slot by slot, partial last words included, and only once; empty
 // logs are not handed on; a host that refuses logging is detected at start with one log line
 // and nothing is read after; a failed read turns logging off for good; logging follows
-// wanted(); the thread reads every period; bitmaps fed to a real GuestMm become references on
-// the right pages; and "the guest has a memory limit" looks at the leaf and its groups.
+// wanted(); the thread reads every period; after many dirty pages the next read waits
+// longer (the re-arming's cost to the guest stays within a share); bitmaps fed to a real
+// GuestMm become references on the right pages; and "the guest has a memory limit" looks at
+// the leaf and its groups.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -272,6 +274,40 @@ TEST(DirtyLogReader, TheThreadReadsEveryPeriodAndTheDestructorTurnsLoggingOff) {
   EXPECT_GE(reader->stats().reads, 2u);
   reader.reset();
   EXPECT_FALSE(state->logging);
+}
+
+TEST(DirtyLogWait, ManyDirtyPagesStretchTheWaitWithinTheGuestsShare) {
+  DirtyLogReaderOptions o;  // 500 ms, 5 us per re-armed page, 5% of a vCPU, at most 10 s
+  EXPECT_EQ(next_dirty_log_wait(o, 0), 500ms);
+  EXPECT_EQ(next_dirty_log_wait(o, 5000), 500ms);      // 25 ms of faults: 500 ms is enough
+  EXPECT_EQ(next_dirty_log_wait(o, 5001), 501ms);      // just over: rounded up
+  EXPECT_EQ(next_dirty_log_wait(o, 16384), 1639ms);    // 64 MiB rewritten: 82 ms of faults
+  EXPECT_EQ(next_dirty_log_wait(o, 1u << 20), 10000ms);  // 4 GiB: capped
+  o.max_guest_share = 0.5;
+  EXPECT_EQ(next_dirty_log_wait(o, 16384), 500ms);
+  o.max_period = 100ms;  // a cap below the period: the period wins
+  EXPECT_EQ(next_dirty_log_wait(o, 1u << 20), 500ms);
+  o = {};
+  o.max_guest_share = 0;  // no share given: the faults' own time
+  EXPECT_EQ(next_dirty_log_wait(o, 200000), 1000ms);
+}
+
+TEST(DirtyLogReader, TheWaitAfterAReadFollowsWhatItFound) {
+  auto state = std::make_shared<FakeDirtyLog::State>(std::vector<RamRange>{RamRange{Gpa(0), 4096 * kPage}});
+  Recorder rec;
+  DirtyLogReaderOptions o;
+  o.period = 10ms;
+  o.write_fault_cost = 1ms;
+  o.max_guest_share = 1.0;
+  DirtyLogReader reader(std::make_unique<FakeDirtyLog>(state), rec.sink(), o);
+  ASSERT_TRUE(reader.start(false));
+  for (uint64_t p = 0; p < 30; ++p) state->write(p * kPage);
+  EXPECT_EQ(reader.step(), 30u);
+  EXPECT_EQ(reader.stats().wait_ms, 30u);
+  EXPECT_EQ(reader.stats().stretched, 1u);
+  EXPECT_EQ(reader.step(), 0u);
+  EXPECT_EQ(reader.stats().wait_ms, 10u);
+  EXPECT_EQ(reader.stats().stretched, 1u);
 }
 
 class DirtyLogGuestTest : public gmm::fake::MmTest {};
