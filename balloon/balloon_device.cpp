@@ -275,6 +275,22 @@ void BalloonDevice::queue_notified(uint16_t index) {
 
 uint64_t BalloonDevice::set_target_pages(uint64_t pages) {
   std::unique_lock lock(mutex_);
+  return set_target_locked(lock, pages);
+}
+
+std::optional<uint64_t> BalloonDevice::try_set_target_pages(uint64_t pages) {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;
+  return set_target_locked(lock, pages);
+}
+
+std::optional<BalloonStatus> BalloonDevice::try_status() const {
+  std::unique_lock lock(mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) return std::nullopt;
+  return status_locked();
+}
+
+uint64_t BalloonDevice::set_target_locked(std::unique_lock<std::mutex>& lock, uint64_t pages) {
   Impl& s = *impl_;
   const auto target = static_cast<uint32_t>(
       std::min({pages, s.ram_pages, uint64_t{std::numeric_limits<uint32_t>::max()}}));

@@ -99,6 +99,11 @@ class BalloonDevice final : public dev::VirtioDevice {
   // Sets num_pages (clamped to the guest's RAM pages and to 2^32 - 1); raises a config
   // interrupt if it changed and the driver is active. Returns the target set. The target
   // survives a reset (a rebooted guest's driver reads it at probe).
+  // The same, but only if the device's lock is free now (nullopt otherwise): for the
+  // memory manager's reclaim thread, which must never wait on a device thread (that thread
+  // may itself be waiting, in a guest-memory fault, for the reclaimer).
+  [[nodiscard]] std::optional<uint64_t> try_set_target_pages(uint64_t pages);
+  [[nodiscard]] std::optional<BalloonStatus> try_status() const;
   uint64_t set_target_pages(uint64_t pages);
   // Counts `pages` the host's memory reclaim asked for by raising the target (the caller
   // raised it with set_target_pages), for BalloonCounters::pressure_asked_pages.
@@ -131,6 +136,7 @@ class BalloonDevice final : public dev::VirtioDevice {
   struct Impl;  // balloon_device_impl.hpp
   // After a change under the lock: wakes wait_until() and calls the observer, unlocked.
   void finish(std::unique_lock<std::mutex>& lock, bool changed);
+  uint64_t set_target_locked(std::unique_lock<std::mutex>& lock, uint64_t pages);
   [[nodiscard]] BalloonStatus status_locked() const;
 
   BalloonBackend& backend_;

@@ -8,12 +8,6 @@
 #include "guestmm/base/log.hpp"
 
 namespace tide::vmm {
-namespace {
-
-// Statistics younger than this need no refresh before memory pressure sizes against them.
-constexpr uint64_t kPressureFreshNs = uint64_t{100} * 1000 * 1000;
-
-}  // namespace
 
 BalloonController::BalloonController(balloon::BalloonDevice& device, gmm::MemoryManager& memory,
                                      BalloonControllerOptions options)
@@ -69,7 +63,12 @@ uint64_t BalloonController::set_manual_target(uint64_t pages) {
 }
 
 uint64_t BalloonController::reclaim_for_pressure(uint64_t pages) {
-  std::lock_guard apply(apply_mutex_);
+  // The memory manager's reclaim thread: never wait here. A device thread holding these
+  // locks may be inside a guest-memory fault that waits for this very reclaim; and nothing
+  // here may touch guest memory (a virtqueue write could fault and wait for it too), so
+  // fresh statistics come from the stats timer, not from a request made here.
+  std::unique_lock apply(apply_mutex_, std::try_to_lock);
+  if (!apply.owns_lock()) return 0;
   BalloonReclaimInput in;
   {
     std::lock_guard l(mutex_);
@@ -77,13 +76,14 @@ uint64_t BalloonController::reclaim_for_pressure(uint64_t pages) {
     in.max_stats_age_ns = options_.pressure_max_stats_age_ns;
     if (options_.auto_mode) in.limits = options_.auto_mode->limits;
   }
-  const balloon::BalloonStatus s = device_.status();
+  const std::optional<balloon::BalloonStatus> status = device_.try_status();
+  if (!status) return 0;
+  const balloon::BalloonStatus& s = *status;
   in.wanted_pages = pages;
   in.active = s.active;
   in.ram_pages = s.ram_pages;
   in.target_pages = s.target_pages;
   in.actual_pages = s.actual_pages;
-  bool fresh = false;
   if (s.stats) {
     if (s.stats->sequence != pressure_stats_sequence_) {
       pressure_stats_sequence_ = s.stats->sequence;
@@ -93,16 +93,11 @@ uint64_t BalloonController::reclaim_for_pressure(uint64_t pages) {
     in.stats_age_ns = now > s.stats->updated_ns ? now - s.stats->updated_ns : 0;
     in.available_bytes = reclaimable_bytes(*s.stats);
     in.asked_since_stats_pages = pressure_asked_since_stats_;
-    fresh = in.stats_age_ns < kPressureFreshNs;
   }
   const uint64_t asked = balloon_reclaim_pages(in);
-  if (asked > 0) {
-    (void)device_.set_target_pages(s.target_pages + asked);
-    device_.count_pressure_request(asked);
-    pressure_asked_since_stats_ += asked;
-  }
-  // The next call sizes against what the guest has after this one.
-  if (!fresh || asked > 0) (void)device_.request_stats();
+  if (asked == 0 || !device_.try_set_target_pages(s.target_pages + asked)) return 0;
+  device_.count_pressure_request(asked);
+  pressure_asked_since_stats_ += asked;
   return asked;
 }
 

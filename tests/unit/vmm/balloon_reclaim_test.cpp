@@ -172,13 +172,15 @@ TEST_F(BalloonPressureTest, RaisesTheTargetAsFarAsTheStatisticsSayAndCountsIt) {
   TIDE_EXPECT_OK(h.device->check_invariants());
 }
 
-TEST_F(BalloonPressureTest, StaleStatisticsAskNothingButAskForFreshOnes) {
+TEST_F(BalloonPressureTest, StaleStatisticsAskNothingAndTouchNothing) {
   driver_sends(20 * kMiB, 0);
   h.now_ns += 11 * kSecond;  // older than the 10 s the controller accepts
   const uint64_t requests = h.device->counters().stats_requests;
   EXPECT_EQ(ctl->reclaim_for_pressure(pages(8 * kMiB)), 0u);
   EXPECT_EQ(h.device->target_pages(), 0u);
-  EXPECT_EQ(h.device->counters().stats_requests, requests + 1) << "the held buffer went back for fresh figures";
+  // The reclaim thread never writes a virtqueue (guest memory it might fault on while the
+  // guest is at its limit): fresh figures come from the stats timer.
+  EXPECT_EQ(h.device->counters().stats_requests, requests);
   h.send_stats({{balloon::VIRTIO_BALLOON_S_MEMFREE, 20 * kMiB}});
   EXPECT_EQ(ctl->reclaim_for_pressure(pages(8 * kMiB)), pages(8 * kMiB));
 }
