@@ -7,7 +7,9 @@
 
 #include "guestmm/base/log.hpp"
 #include "vmm/api/balloon_json.hpp"
+#include "vmm/api/memcg_json.hpp"
 #include "vmm/cli/size.hpp"
+#include "vmm/machine/machine_memcg.hpp"
 
 namespace tide::vmm::api {
 namespace json = boost::json;
@@ -68,7 +70,7 @@ Result<GuestConfig> guest_config_from_json(std::string_view body) {
   if (!doc.is_object()) return bad("the body must be a JSON object");
   const json::object& o = doc.as_object();
   TIDE_TRY(only_keys(o, {"name", "uuid", "memory", "current_memory", "vcpus", "kernel", "initrd", "cmdline", "rng",
-                         "console", "balloon", "memtune"},
+                         "console", "balloon", "memtune", "partition", "memory_control"},
                      "guest"));
   GuestConfig c;
   if (!o.contains("name")) return bad("'name' is required");
@@ -128,6 +130,40 @@ Result<GuestConfig> guest_config_from_json(std::string_view body) {
       c.balloon.stats_period_s = static_cast<uint32_t>(p);
     }
   }
+  if (o.contains("partition")) {
+    TIDE_TRY_ASSIGN(partition, get_string(o.at("partition"), "partition"));
+    if (Status st = check_memcg_group_path(partition); !st) return bad("'partition': " + st.error().message());
+    c.partition = partition == "/" ? "" : partition;
+  }
+  if (o.contains("memory_control")) {
+    if (!o.at("memory_control").is_object()) return bad("'memory_control' must be an object");
+    const json::object& m = o.at("memory_control").as_object();
+    TIDE_TRY(only_keys(m, {"oom_policy", "swappiness", "swap_size", "swap_directory", "low"}, "memory_control"));
+    MemoryControlConfig& mc = c.memory_control;
+    if (m.contains("oom_policy")) {
+      TIDE_TRY_ASSIGN(p, get_string(m.at("oom_policy"), "memory_control.oom_policy"));
+      auto policy = gmm::reclaim::parse_oom_policy(p);
+      if (!policy) return bad("'memory_control.oom_policy': " + policy.error().message());
+      mc.oom_policy = *policy;
+    }
+    if (m.contains("swappiness")) {
+      TIDE_TRY_ASSIGN(n, get_uint(m.at("swappiness"), "memory_control.swappiness", gmm::aging::kMaxSwappiness));
+      mc.swappiness = static_cast<unsigned>(n);
+    }
+    if (m.contains("swap_size")) {
+      TIDE_TRY_ASSIGN(n, get_size(m.at("swap_size"), "memory_control.swap_size", false));
+      mc.swap_size_bytes = n;
+    }
+    if (m.contains("swap_directory")) {
+      TIDE_TRY_ASSIGN(d, get_string(m.at("swap_directory"), "memory_control.swap_directory"));
+      if (d.empty() || d.front() != '/') return bad("'memory_control.swap_directory' must be an absolute directory");
+      mc.swap_directory = d;
+    }
+    if (m.contains("low")) {
+      TIDE_TRY_ASSIGN(n, get_size(m.at("low"), "memory_control.low", true));
+      mc.low = n;
+    }
+  }
   if (o.contains("memtune")) {
     if (!o.at("memtune").is_object()) return bad("'memtune' must be an object");
     const json::object& m = o.at("memtune").as_object();
@@ -158,6 +194,7 @@ json::object guest_info_json(const GuestInfo& i) {
   o["kernel"] = c.kernel.empty() ? "tideguest" : c.kernel;
   o["cmdline"] = c.cmdline;
   if (!c.initrd.empty()) o["initrd"] = c.initrd;
+  if (!c.partition.empty()) o["partition"] = c.partition;
   o["boots"] = i.boots;
   if (i.last_exit) {
     o["last_exit"] = {{"kind", vm_exit_kind_name(i.last_exit->kind)},
@@ -173,7 +210,23 @@ json::object guest_info_json(const GuestInfo& i) {
                    {"frames_released", s.frames_released},
                    {"release_calls", s.release_calls},
                    {"window_remaps", s.window_remaps},
-                   {"hot_reuses", s.hot_reuses}};
+                   {"hot_reuses", s.hot_reuses},
+                   {"swapped_bytes", s.swapped_pages * gmm::kPageSize},
+                   {"swap_in", s.swap_in},
+                   {"swap_out", s.swap_out},
+                   {"ballooned_frames", s.ballooned_frames},
+                   {"parked_faults", s.parked_faults},
+                   {"throttled_faults", s.throttled_faults}};
+  }
+  if (i.memcg) {
+    const gmm::memcg::MemcgSnapshot& n = *i.memcg;
+    o["memcg"] = {{"path", n.path},
+                  {"current", n.current * gmm::kPageSize},
+                  {"peak", n.peak * gmm::kPageSize},
+                  {"max", memcg_limit_json(n.settings.max)},
+                  {"high", memcg_limit_json(n.settings.high)},
+                  {"swap_current", n.swap_current * gmm::kPageSize},
+                  {"swap_max", memcg_limit_json(n.settings.swap_max)}};
   }
   if (i.balloon) {
     o["balloon"] = balloon_json(*i.balloon, i.memory ? i.memory->resident_frames * gmm::kPageSize : 0,
@@ -203,7 +256,10 @@ json::object pool_json(const gmm::PoolStats& p) {
 
 unsigned http_status_for(const Error& e) {
   if (e.code == std::errc::no_such_file_or_directory) return 404;
-  if (e.code == std::errc::file_exists || e.code == std::errc::operation_not_permitted) return 409;
+  if (e.code == std::errc::file_exists || e.code == std::errc::operation_not_permitted ||
+      e.code == std::errc::device_or_resource_busy) {
+    return 409;
+  }
   if (e.code == std::errc::invalid_argument || e.code == std::errc::argument_list_too_long) return 400;
   if (e.code == std::errc::too_many_files_open) return 429;
   if (e.code == std::errc::not_supported || e.code == std::errc::operation_not_supported) return 501;

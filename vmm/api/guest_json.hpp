@@ -6,9 +6,11 @@
 //   "kernel": path, "initrd": path, "cmdline": str, "rng": true,
 //   "console": "null" | "pty" | {"file": path},
 //   "balloon": {"enabled", "autodeflate", "free_page_reporting", "stats_period"},
-//   "memtune": {"hard_limit", "soft_limit", "swap_hard_limit", "min_guarantee"}}
+//   "memtune": {"hard_limit", "soft_limit", "swap_hard_limit", "min_guarantee"},
+//   "partition": "/tenant",
+//   "memory_control": {"oom_policy", "swappiness", "swap_size", "swap_directory", "low"}}
 // Sizes are a number of bytes, or a string with a unit ("512M", "2GiB"); "unlimited" or
-// -1 for memtune limits.
+// -1 for memtune limits and memory_control.low.
 #pragma once
 
 #include <boost/json/object.hpp>

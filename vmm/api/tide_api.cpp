@@ -9,6 +9,7 @@
 #include "guestmm/base/log.hpp"
 #include "vmm/api/balloon_json.hpp"
 #include "vmm/api/guest_json.hpp"
+#include "vmm/api/memcg_api.hpp"
 #include "vmm/config/domain_xml.hpp"
 #include "vmm/kvm/host_kind.hpp"
 
@@ -123,6 +124,12 @@ HttpResponse serve(const TideApiContext& ctx, const HttpRequest& r, bool* shutdo
     if (auto st = g.audit(); !st) return json_error(500, st.error().message());
     return json_ok(json::object{{"clean", true}});
   }
+  if (p[0] == "memcg") {
+    MemcgControl control(g.memory(), [&g](const std::string& name, const std::function<void(gmm::GuestMm&)>& fn) {
+      return g.with_guest_memory(name, fn);
+    });
+    return serve_memcg(control, r, p);
+  }
   if (p[0] == "host" && p.size() == 2 && p[1] == "shutdown") {
     if (m != "PUT" && m != "POST") return not_allowed();
     *shutdown = true;
@@ -193,7 +200,11 @@ HttpResponse serve(const TideApiContext& ctx, const HttpRequest& r, bool* shutdo
 
 HttpHandler make_tide_api(TideApiContext context) {
   return [ctx = std::move(context)](HttpRequest request, Responder respond) {
-    boost::asio::post(ctx.control->context(), [ctx, request = std::move(request), respond = std::move(respond)] {
+    std::string query;
+    const auto p = path_parts(request.target, &query);
+    const bool blocks = !p.empty() && p[0] == "memcg" && memcg_request_may_block(request);
+    EventLoop* loop = blocks && ctx.work != nullptr ? ctx.work : ctx.control;
+    boost::asio::post(loop->context(), [ctx, request = std::move(request), respond = std::move(respond)] {
       bool shutdown = false;
       HttpResponse response = serve(ctx, request, &shutdown);
       respond(std::move(response));

@@ -72,7 +72,7 @@ int ch_command(const std::vector<std::string>& argv) {
     std::string path = socket_spec.rfind("path=", 0) == 0 ? socket_spec.substr(5) : socket_spec;
     spec.listen = [path](boost::asio::io_context& io, api::HttpHandler h) { return api::HttpServer::listen(io, path, std::move(h)); };
   }
-  spec.api = [](GuestManager& g, EventLoop& control, std::function<void()> shutdown) {
+  spec.api = [](GuestManager& g, EventLoop& control, EventLoop&, std::function<void()> shutdown) {
     return api::make_ch_api(api::ChApiContext{&g, &control, std::move(shutdown)});
   };
   return run_daemon(spec);

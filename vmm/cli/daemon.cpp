@@ -14,6 +14,7 @@ namespace tide::vmm {
 int run_daemon(const DaemonSpec& spec) {
   EventLoop events;
   EventLoop control;
+  EventLoop work;
   auto guests = GuestManager::create(spec.host, events);
   if (!guests) {
     log::error("%s: %s", spec.what.c_str(), guests.error().message().c_str());
@@ -21,16 +22,18 @@ int run_daemon(const DaemonSpec& spec) {
   }
   events.start("tide-events");
   control.start("tide-control");
+  work.start("tide-work");
 
   std::promise<int> done;
   std::once_flag once;
   auto finish = [&](int status) { std::call_once(once, [&] { done.set_value(status); }); };
 
-  auto handler = spec.api(**guests, control, [&] { finish(0); });
+  auto handler = spec.api(**guests, control, work, [&] { finish(0); });
   auto server = spec.listen(events.context(), std::move(handler));
   if (!server) {
     log::error("%s: %s", spec.what.c_str(), server.error().message().c_str());
     control.stop();
+    work.stop();
     events.stop();
     return 1;
   }
@@ -57,6 +60,7 @@ int run_daemon(const DaemonSpec& spec) {
   });
   cancelled.get_future().wait();
   control.stop();         // no API request runs any more
+  work.stop();
   guests->reset();        // every guest stops; its memory returns to the pool
   events.stop();
   log::info("%s: stopped", spec.what.c_str());

@@ -1,7 +1,8 @@
 // The daemon shape shared by `tide host` (tide's API, many guests) and `tide ch-compat`
 // (Cloud Hypervisor's API, one VM): an event loop for devices, a control loop for API
-// requests, a GuestManager over one pool, an HTTP server, and an orderly end on SIGINT,
-// SIGTERM or an API shutdown — server first, then every guest, then the loops.
+// requests, a work loop for the requests that may block a while (memcg limits that
+// reclaim), a GuestManager over one pool, an HTTP server, and an orderly end on SIGINT,
+// SIGTERM or an API shutdown — server first, then the API's loops, then every guest.
 #pragma once
 
 #include <functional>
@@ -20,7 +21,8 @@ struct DaemonSpec {
   // Opens the server on the event loop with the given handler.
   std::function<Result<std::unique_ptr<api::HttpServer>>(boost::asio::io_context&, api::HttpHandler)> listen;
   // Builds the API handler; `shutdown` ends the daemon.
-  std::function<api::HttpHandler(GuestManager&, EventLoop& control, std::function<void()> shutdown)> api;
+  std::function<api::HttpHandler(GuestManager&, EventLoop& control, EventLoop& work, std::function<void()> shutdown)>
+      api;
 };
 
 // Runs until a signal or an API shutdown; returns the process exit status.

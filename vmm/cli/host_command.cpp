@@ -67,8 +67,8 @@ int host_command(const std::vector<std::string>& argv) {
   }
   spec.host.default_kernel = default_tideguest();
   spec.listen = [socket](boost::asio::io_context& io, api::HttpHandler h) { return api::HttpServer::listen(io, socket, std::move(h)); };
-  spec.api = [](GuestManager& g, EventLoop& control, std::function<void()> shutdown) {
-    return api::make_tide_api(api::TideApiContext{&g, &control, std::move(shutdown)});
+  spec.api = [](GuestManager& g, EventLoop& control, EventLoop& work, std::function<void()> shutdown) {
+    return api::make_tide_api(api::TideApiContext{&g, &control, &work, std::move(shutdown)});
   };
   return run_daemon(spec);
 }

@@ -72,8 +72,63 @@ TEST(GuestJson, ErrorsMapToStatuses) {
   EXPECT_EQ(http_status_for(make_error(std::errc::no_such_file_or_directory, "")), 404u);
   EXPECT_EQ(http_status_for(make_error(std::errc::file_exists, "")), 409u);
   EXPECT_EQ(http_status_for(make_error(std::errc::operation_not_permitted, "")), 409u);
+  EXPECT_EQ(http_status_for(make_error(std::errc::device_or_resource_busy, "")), 409u);  // a max not met
   EXPECT_EQ(http_status_for(make_error(std::errc::too_many_files_open, "")), 429u);
   EXPECT_EQ(http_status_for(make_error(std::errc::io_error, "")), 500u);
+}
+
+TEST(GuestJson, MemoryControl) {
+  auto c = guest_config_from_json(R"({"name":"g1","partition":"/tenant/a",
+    "memory_control":{"oom_policy":"stop","swappiness":0,"swap_size":"1G","swap_directory":"/srv/swap","low":-1}})");
+  ASSERT_TRUE(c) << c.error().message();
+  EXPECT_EQ(c->partition, "/tenant/a");
+  EXPECT_EQ(c->memory_control.oom_policy, gmm::reclaim::OomPolicy::stop);
+  EXPECT_EQ(c->memory_control.swappiness, 0u);
+  EXPECT_EQ(c->memory_control.swap_size_bytes, 1ull << 30);
+  EXPECT_EQ(c->memory_control.swap_directory, "/srv/swap");
+  EXPECT_EQ(c->memory_control.low, kUnlimited);
+  struct Case {
+    const char* body;
+    const char* want;
+  };
+  const Case cases[] = {
+      {R"({"name":"g","partition":"tenant"})", "'partition': memcg group 'tenant': a group path starts with '/'"},
+      {R"({"name":"g","partition":7})", "'partition' must be a string"},
+      {R"({"name":"g","memory_control":{"oom_policy":"kill"}})", "'memory_control.oom_policy': unknown OOM policy 'kill'"},
+      {R"({"name":"g","memory_control":{"swappiness":201}})", "'memory_control.swappiness' is too large (at most 200)"},
+      {R"({"name":"g","memory_control":{"swap_directory":"x"}})", "must be an absolute directory"},
+      {R"({"name":"g","memory_control":{"swap":1}})", "memory_control: unknown key 'swap'"},
+      {R"({"name":"g","memory_control":[]})", "'memory_control' must be an object"},
+  };
+  for (const Case& k : cases) {
+    auto r = guest_config_from_json(k.body);
+    ASSERT_FALSE(r) << k.body;
+    EXPECT_NE(r.error().message().find(k.want), std::string::npos) << k.body << ": " << r.error().message();
+  }
+}
+
+TEST(GuestJson, InfoCarriesTheMemcg) {
+  GuestInfo i;
+  i.config.name = "g";
+  i.config.partition = "/t";
+  i.memory = gmm::GuestMmStats{};
+  i.memory->swapped_pages = 2;
+  gmm::memcg::MemcgSnapshot m;
+  m.path = "/t/g";
+  m.current = 3;
+  m.settings.max = 256;
+  m.swap_current = 2;
+  i.memcg = m;
+  auto o = guest_info_json(i);
+  EXPECT_EQ(o.at("partition"), "/t");
+  EXPECT_EQ(o.at("memory").as_object().at("swapped_bytes"), 8192u);
+  const auto& j = o.at("memcg").as_object();
+  EXPECT_EQ(j.at("path"), "/t/g");
+  EXPECT_EQ(j.at("current"), 3u * 4096);
+  EXPECT_EQ(j.at("max"), 1u << 20);
+  EXPECT_EQ(j.at("high"), "max");
+  EXPECT_EQ(j.at("swap_current"), 8192u);
+  EXPECT_EQ(j.at("swap_max"), "max");
 }
 
 TEST(GuestJson, InfoCarriesStateMemoryAndExit) {
