@@ -15,6 +15,7 @@
 
 #include "guestmm/base/log.hpp"
 #include "vmm/api/http.hpp"
+#include "vmm/cli/memcg_ctl.hpp"
 #include "vmm/cli/size.hpp"
 
 namespace tide::vmm {
@@ -43,6 +44,16 @@ const char* const kCtlHelp =
     "  setmem NAME SIZE [--wait]  the guest keeps SIZE (balloon = memory - SIZE; virsh\n"
     "                           setmem); --wait: until the guest's driver got there\n"
     "  dommemstat NAME          the guest's statistics under virsh dommemstat's names\n"
+    "  memcg                    every memory cgroup: path, kind, current, max, swap\n"
+    "  memcg NAME [get]         one memory cgroup (a guest, a group's name, or a path such\n"
+    "                           as /tenant) as cgroup v2's files read, then tide's own\n"
+    "                           figures (OOM policy, swappiness, swap file, LRU)\n"
+    "  memcg NAME set KEY=VALUE...  max, high, low, min, swap.max (e.g. 512M, or max),\n"
+    "                           oom_policy (stall|stop), swappiness (0..200); lowering max\n"
+    "                           reclaims now, and fails with the old max kept if it cannot\n"
+    "  memcg NAME reset-peak    memory.peak (and swap's) back to current\n"
+    "  memcg-group create PATH | memcg-group remove PATH  a group (its missing parents\n"
+    "                           too), or an empty one gone\n"
     "  pool                     the frame pool's figures\n"
     "  audit                    run the memory manager's audit\n"
     "  host-shutdown            stop every guest and the daemon\n"
@@ -121,6 +132,7 @@ void print_info(const json::object& g) {
                 static_cast<unsigned long long>(u64(m, "fault_around")),
                 static_cast<unsigned long long>(u64(m, "frames_released")));
   }
+  std::fputs(format_guest_memcg(g).c_str(), stdout);
   if (auto it = g.find("last_exit"); it != g.end() && it->value().is_object()) {
     const json::object& e = it->value().as_object();
     std::printf("last exit: %s, status %lld (%s)\n", str(e, "kind").c_str(),
@@ -384,6 +396,23 @@ int ctl_command(const std::vector<std::string>& argv) {
       return print(c, o.at("stats"), [](const json::value& x) { print_dommemstat(x.as_object()); });
     }
     return print(c, *v, [](const json::value& x) { print_balloon(x.as_object()); });
+  }
+  if (verb == "memcg" || verb == "memcg-group") {
+    auto req = memcg_ctl_request(verb, args);
+    if (!req) return fail(req.error().message());
+    auto v = call(c, req->method, req->target, req->body);
+    if (!v) return 1;
+    switch (req->answer) {
+      case MemcgCtlRequest::Answer::list:
+        return print(c, *v, [](const json::value& x) { std::fputs(format_memcg_list(x.as_object()).c_str(), stdout); });
+      case MemcgCtlRequest::Answer::node:
+        return print(c, *v, [](const json::value& x) { std::fputs(format_memcg_node(x.as_object()).c_str(), stdout); });
+      case MemcgCtlRequest::Answer::removed:
+        if (c.json) std::printf("{}\n");
+        else std::printf("%s: removed\n", args[1].c_str());
+        return 0;
+    }
+    return 0;
   }
   if (verb == "pool") {
     if (!need(0, "pool")) return 1;
