@@ -128,6 +128,17 @@ HttpResponse serve(const TideApiContext& ctx, const HttpRequest& r, bool* shutdo
     MemcgControl control(g.memory(), [&g](const std::string& name, const std::function<void(gmm::GuestMm&)>& fn) {
       return g.with_guest_memory(name, fn);
     });
+    // A defined guest that is not running has no node: say so rather than "no memcg".
+    if (p.size() == 2) {
+      const auto name = url_decode(p[1]);
+      if (name && !control.resolve(*name)) {
+        if (auto info = g.info(*name)) {
+          return json_error(404, *name + " is " + guest_state_name(info->state) +
+                                     ": its memory cgroup exists while it runs (its definition's memtune sets the "
+                                     "next boot's limits)");
+        }
+      }
+    }
     return serve_memcg(control, r, p);
   }
   if (p[0] == "host" && p.size() == 2 && p[1] == "shutdown") {

@@ -8,6 +8,12 @@
 #include "guestmm/base/log.hpp"
 
 namespace tide::vmm {
+namespace {
+
+// Statistics older than this make memory pressure ask the controller's thread for fresh ones.
+constexpr uint64_t kPressureStatsRefreshNs = uint64_t{1000} * 1000 * 1000;
+
+}  // namespace
 
 BalloonController::BalloonController(balloon::BalloonDevice& device, gmm::MemoryManager& memory,
                                      BalloonControllerOptions options)
@@ -66,7 +72,7 @@ uint64_t BalloonController::reclaim_for_pressure(uint64_t pages) {
   // The memory manager's reclaim thread: never wait here. A device thread holding these
   // locks may be inside a guest-memory fault that waits for this very reclaim; and nothing
   // here may touch guest memory (a virtqueue write could fault and wait for it too), so
-  // fresh statistics come from the stats timer, not from a request made here.
+  // fresh statistics come from the controller's thread, not from a request made here.
   std::unique_lock apply(apply_mutex_, std::try_to_lock);
   if (!apply.owns_lock()) return 0;
   BalloonReclaimInput in;
@@ -93,6 +99,15 @@ uint64_t BalloonController::reclaim_for_pressure(uint64_t pages) {
     in.stats_age_ns = now > s.stats->updated_ns ? now - s.stats->updated_ns : 0;
     in.available_bytes = reclaimable_bytes(*s.stats);
     in.asked_since_stats_pages = pressure_asked_since_stats_;
+  }
+  // Without a stats period the figures would stay as old as the driver's first buffer:
+  // the controller's thread asks for fresh ones, so a later call can size against them.
+  if (s.active && (!s.stats || in.stats_age_ns > kPressureStatsRefreshNs)) {
+    {
+      std::lock_guard l(mutex_);
+      stats_wanted_ = true;
+    }
+    cv_.notify_all();
   }
   const uint64_t asked = balloon_reclaim_pages(in);
   if (asked == 0 || !device_.try_set_target_pages(s.target_pages + asked)) return 0;
@@ -147,11 +162,20 @@ void BalloonController::run() {
   auto next_auto = clock::now();
   std::unique_lock l(mutex_);
   while (!stop_) {
+    if (stats_wanted_) {
+      // Memory pressure wants fresh figures (reclaim_for_pressure): ask now, on this thread.
+      stats_wanted_ = false;
+      l.unlock();
+      (void)device_.request_stats();
+      l.lock();
+      continue;
+    }
     const uint64_t generation = generation_;
     const bool autom = options_.auto_mode.has_value();
     const uint32_t period = std::max<uint32_t>(options_.stats_period_s, autom ? 1 : 0);
     if (period == 0) {
-      cv_.wait(l, [&] { return stop_ || generation_ != generation; });
+      cv_.wait(l, [&] { return stop_ || generation_ != generation || stats_wanted_; });
+      if (generation_ == generation) continue;
       next_stats = clock::now();
       auto_due = false;
       continue;
@@ -179,7 +203,7 @@ void BalloonController::run() {
     }
     auto wake = next_stats;
     if (auto_due) wake = std::min(wake, next_auto);
-    cv_.wait_until(l, wake, [&] { return stop_ || generation_ != generation; });
+    cv_.wait_until(l, wake, [&] { return stop_ || generation_ != generation || stats_wanted_; });
     if (generation_ != generation) auto_due = false;
   }
 }

@@ -6,7 +6,8 @@
 // arrived. Off by default; an explicit target from the user turns it off.
 // Memory pressure: reclaim_for_pressure() is the memory manager's balloon hook; it raises
 // the target as far as the guest's statistics allow (balloon_reclaim.hpp), leaves auto mode
-// as it is, and counts what it asked in the device's pressure_asked_pages.
+// as it is, counts what it asked in the device's pressure_asked_pages, and has this thread
+// fetch fresh statistics when they are old, even without a stats period.
 // Runs on its own thread, joined by the destructor (before the device goes).
 #pragma once
 
@@ -67,10 +68,13 @@ class BalloonController {
   uint64_t set_manual_target(uint64_t pages);
   // The memory manager's balloon hook: raises the target by up to `pages`, as far as the
   // guest's latest statistics say it can give (balloon_reclaim_pages, with auto mode's
-  // limits when it has them), and asks for fresh statistics when those are not fresh.
-  // Returns the pages asked (0: no driver, no or stale statistics, nothing to give).
-  // Asynchronous: the frames come back as the driver inflates. Takes only the
-  // controller's and the device's locks. Thread: any (the reclaim thread).
+  // limits when it has them). Returns the pages asked (0: no driver, no or stale
+  // statistics, nothing to give, or the controller or device busy this instant).
+  // Asynchronous: the frames come back as the driver inflates. It never waits on the
+  // device or touches guest memory (a device thread holding the device may be in a guest
+  // fault that waits for this reclaim): it only tries their locks, and statistics older
+  // than a second are refreshed by the controller's own thread, for a later call.
+  // Thread: any (the reclaim thread).
   uint64_t reclaim_for_pressure(uint64_t pages);
 
  private:
@@ -92,6 +96,7 @@ class BalloonController {
   // against and what it asked since they arrived.
   uint64_t pressure_stats_sequence_ = 0;
   uint64_t pressure_asked_since_stats_ = 0;
+  bool stats_wanted_ = false;  // under mutex_: memory pressure wants fresh statistics
   bool stop_ = false;
   std::thread thread_;
 };
