@@ -131,7 +131,14 @@ GuestMm* MemoryManager::find_guest(const std::string& name) const {
 }
 
 Status MemoryManager::set_memcg_limit(memcg::MemcgId id, memcg::Limit limit, uint64_t pages) {
-  if (limit == memcg::Limit::max) return memcg_.set_max(id, pages, *engine_);
+  if (limit == memcg::Limit::max) {
+    // Reclaim first, under the old max: the balloon needs the guest running (its driver
+    // touches pages to inflate), which it cannot do if its faults already wait at the new
+    // max. set_max then takes the rest, bounded, under the new one.
+    auto snap = memcg_.snapshot(id);
+    if (snap && snap->current > pages) (void)engine_->reclaim(id, snap->current - pages);
+    return memcg_.set_max(id, pages, *engine_);
+  }
   TIDE_TRY(memcg_.set_limit(id, limit, pages));
   // A lower high means reclaim now.
   engine_->notify();

@@ -93,8 +93,10 @@ void ReclaimEngine::settle(GuestMm& g, bool sample) {
     freed += node == g.memcg_id() ? reclaim_guest(g, parked + wm) : reclaim_under(node, parked + wm);
   } else if (*room < watermark(snap->settings.max) && snap->settings.max != memcg::kUnlimited) {
     // Near the max: reclaim in the background while the guest still runs.
+    // Background reclaim does not swap while a balloon request is still being answered
+    // (the guest runs, so it can answer; its faults do not wait yet).
     const uint64_t wm = watermark(snap->settings.max);
-    freed += reclaim_guest(g, 2 * wm - *room);
+    freed += reclaim_guest(g, 2 * wm - *room, /*may_swap=*/!balloon_busy(g));
   }
   if (snap->current > snap->settings.high) freed += reclaim_guest(g, snap->current - snap->settings.high);
   const uint64_t still = g.retry_parked();
@@ -110,7 +112,13 @@ void ReclaimEngine::settle(GuestMm& g, bool sample) {
   g.sync_memcg_stat();
 }
 
-uint64_t ReclaimEngine::reclaim_guest(GuestMm& g, uint64_t pages) {
+bool ReclaimEngine::balloon_busy(const GuestMm& g) const {
+  std::lock_guard l(state_mutex_);
+  auto it = last_balloon_ask_.find(&g);
+  return it != last_balloon_ask_.end() && std::chrono::steady_clock::now() - it->second < options_.balloon_settle;
+}
+
+uint64_t ReclaimEngine::reclaim_guest(GuestMm& g, uint64_t pages, bool may_swap) {
   if (pages == 0 || g.retired()) return 0;
   uint64_t freed = 0;
   // 1. Reported pages: released (and uncharged) when the guest reports them.
@@ -141,13 +149,14 @@ uint64_t ReclaimEngine::reclaim_guest(GuestMm& g, uint64_t pages) {
       }
       (void)mm_.memcg().stat_add(g.memcg_id(), memcg::Stat::reclaimed_balloon, got);
       std::lock_guard l(state_mutex_);
+      last_balloon_ask_[&g] = std::chrono::steady_clock::now();
       stats_.balloon_asked += asked;
       stats_.balloon_pages += got;
       freed += got;
     }
   }
   // 3. Swap: cold pages first.
-  if (freed < pages) {
+  if (freed < pages && may_swap) {
     const uint64_t out = g.swap_out_cold(pages - freed);
     freed += out;
     std::lock_guard l(state_mutex_);
@@ -248,6 +257,7 @@ bool ReclaimEngine::stalled(const GuestMm& g) const {
 void ReclaimEngine::forget(GuestMm& g) {
   std::lock_guard l(state_mutex_);
   stalled_.erase(&g);
+  last_balloon_ask_.erase(&g);
 }
 
 ReclaimEngineStats ReclaimEngine::stats() const {

@@ -27,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -48,6 +49,9 @@ struct ReclaimEngineOptions {
   std::chrono::milliseconds balloon_wait{500};
   // ... and how long without any frame coming back before it gives up on it.
   std::chrono::milliseconds balloon_idle{40};
+  // After a balloon request, background reclaim leaves swap alone this long (the guest
+  // is still inflating; its statistics catch up at the next stats period).
+  std::chrono::milliseconds balloon_settle{2000};
   uint64_t sample_pages = 256;  // pages whose PTEs an aging round drops, per guest
   // Proactive pool reclaim: below this many free frames the pool counts as under pressure
   // and reclaim takes it back to twice as many. 0: only on demand (faults waiting for a
@@ -82,7 +86,7 @@ class ReclaimEngine final : public memcg::Reclaimer {
   // One round over every guest and the pool (the thread's body; tests call it directly).
   void run_once();
   // The chain for one guest; returns the pages freed.
-  uint64_t reclaim_guest(GuestMm& g, uint64_t pages);
+  uint64_t reclaim_guest(GuestMm& g, uint64_t pages, bool may_swap = true);
   [[nodiscard]] bool stalled(const GuestMm& g) const;
   // Before a guest goes away (MemoryManager::remove_guest, holding lock()).
   void forget(GuestMm& g);
@@ -92,6 +96,7 @@ class ReclaimEngine final : public memcg::Reclaimer {
 
  private:
   void run();
+  [[nodiscard]] bool balloon_busy(const GuestMm& g) const;
   void settle(GuestMm& g, bool sample);
   void pool_pressure();
   void out_of_memory(GuestMm& g, memcg::MemcgId node);
@@ -106,6 +111,7 @@ class ReclaimEngine final : public memcg::Reclaimer {
   bool wake_ = false;
   bool stop_ = false;
   std::set<const GuestMm*> stalled_;
+  std::map<const GuestMm*, std::chrono::steady_clock::time_point> last_balloon_ask_;
   ReclaimEngineStats stats_;
   std::chrono::steady_clock::time_point last_sample_{};
   std::thread thread_;
