@@ -118,12 +118,14 @@ bool DirtyLogReader::start(bool thread) {
       uint64_t bits = 0;
       available = read_all(&bits);
     }
-    if (available) (void)follow_wanted();  // off again unless wanted
+    if (available) {
+      log::debug("%s: dirty logging works here (%s, %zu memslots, read every %lld ms or more while wanted)",
+                 options_.name.c_str(), source_->mode().c_str(), slots_.size(),
+                 static_cast<long long>(options_.period.count()));
+      (void)follow_wanted();  // off again unless wanted
+    }
   }
   if (!available) return false;
-  log::debug("%s: dirty logging works here (%s, %zu memslots, read every %lld ms while wanted)",
-             options_.name.c_str(), source_->mode().c_str(), slots_.size(),
-             static_cast<long long>(options_.period.count()));
   if (thread) thread_ = std::thread([this] { run(); });
   return true;
 }
