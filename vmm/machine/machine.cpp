@@ -34,6 +34,9 @@ Result<std::unique_ptr<Machine>> Machine::create(const KvmSystem& kvm, MachineMe
   }
   TIDE_TRY_ASSIGN(vm, Vm::create(kvm, regions, m->config_.vm, events));
   m->vm_ = std::move(vm);
+  if (m->guest_mm_) {
+    m->dirty_log_ = start_guest_dirty_log_reader(*m->vm_, *m->manager_, *m->guest_mm_, m->config_.dirty_log_aging);
+  }
   m->memory_ = m->vm_->memory();
   TIDE_TRY(m->add_platform_devices());
   TIDE_TRY(m->add_pci_devices());
@@ -89,6 +92,7 @@ Machine::~Machine() {
   if (vm_) {
     vm_->request_stop(VmExit{VmExit::Kind::stopped, 0, "machine destroyed"});
     vm_->wait();
+    dirty_log_.reset();  // no more log reads nor marks on the guest's lists
     balloon_controller_.reset();  // no more stats requests or targets from the timer
     rng_transport_.reset();
     balloon_transport_.reset();

@@ -28,6 +28,7 @@
 #include "vmm/boot/pvh_boot.hpp"
 #include "vmm/kvm/system.hpp"
 #include "vmm/machine/balloon_controller.hpp"
+#include "vmm/machine/dirty_log_reader.hpp"
 #include "vmm/machine/event_loop.hpp"
 #include "vmm/machine/guest_balloon_backend.hpp"
 #include "vmm/machine/machine_memcg.hpp"
@@ -57,6 +58,9 @@ struct MachineConfig {
   // The guest's memory cgroup and reclaim settings (tide's allocator only).
   MachineMemcg memcg;
   bool test_hooks = false;  // the test-hook port (devices/platform/test_hooks.hpp)
+  // Write evidence for page aging from KVM's dirty log (tide's allocator only). Default:
+  // while the guest has a memory limit.
+  DirtyLogAgingOptions dirty_log_aging;
   // Receives the guest's serial output (called on vCPU threads, with the UART locked:
   // it must not call back into the machine).
   std::function<void(std::span<const uint8_t>)> console;
@@ -92,6 +96,9 @@ class Machine {
   // The balloon's virtqueue faults (malformed descriptor chains...), by kind, summed over
   // its queues; empty without a balloon. Thread: any.
   [[nodiscard]] std::map<std::string, uint64_t> balloon_queue_faults() const;
+  // The dirty-log reader (its stats() for reports); null with the flat debug backend or
+  // when turned off. Thread: any.
+  [[nodiscard]] const DirtyLogReader* dirty_log_reader() const { return dirty_log_.get(); }
 
  private:
   Machine(MachineConfig config) : config_(std::move(config)) {}
@@ -116,6 +123,7 @@ class Machine {
   std::shared_ptr<balloon::BalloonDevice> balloon_;
   std::shared_ptr<dev::VirtioPciDevice> balloon_transport_;
   std::unique_ptr<BalloonController> balloon_controller_;
+  std::unique_ptr<DirtyLogReader> dirty_log_;  // reads the Vm's memslots, marks guest_mm_
   BootReport boot_report_;
 };
 
