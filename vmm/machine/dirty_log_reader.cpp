@@ -97,7 +97,9 @@ DirtyLogReader::~DirtyLogReader() {
   if (thread_.joinable()) thread_.join();
   std::lock_guard s(step_mutex_);
   if (logging_) {
-    if (auto st = source_->set_logging(false); !st) log::warn("%s: %s", options_.name.c_str(), st.error().message().c_str());
+    if (auto st = source_->set_logging(false); !st) {
+      log::warn("%s: %s", options_.name.c_str(), st.error().message().c_str());
+    }
   }
 }
 
