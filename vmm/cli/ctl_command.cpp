@@ -175,8 +175,10 @@ void print_balloon(const json::object& b) {
               b.at("active").as_bool() ? "" : " (driver not active)");
   const json::object& c = b.at("counters").as_object();
   auto n = [&](const char* k) { return static_cast<unsigned long long>(u64(c, k)); };
-  std::printf("pages:     inflated %llu, deflated %llu (migrated %llu, oom %llu), reported %llu\n", n("inflated_pages"),
-              n("deflated_pages"), n("migrated_pages"), n("oom_deflated_pages"), n("reported_pages"));
+  std::printf("pages:     inflated %llu, deflated %llu (migrated %llu, oom %llu), reported %llu, asked by memory "
+              "pressure %llu\n",
+              n("inflated_pages"), n("deflated_pages"), n("migrated_pages"), n("oom_deflated_pages"), n("reported_pages"),
+              n("pressure_asked_pages"));
   double ns = c.contains("inflate_ns_per_page") && c.at("inflate_ns_per_page").is_double()
                   ? c.at("inflate_ns_per_page").as_double() : 0.0;
   double cpu = c.contains("inflate_cpu_ns_per_page") && c.at("inflate_cpu_ns_per_page").is_double()
