@@ -380,6 +380,16 @@ uint64_t GuestMm::swap_out_cold(uint64_t pages) {
   uint64_t freed = 0;
   bool refused = false;
   unsigned empty_passes = 0;
+  // Passes that free nothing are allowed until the lists have been swept once: when every
+  // page shows references (a guest writing all its memory), each pass deactivates some and
+  // clears their evidence, so the sweep ends with victims, as the kernel's scan priority
+  // rising does.
+  uint64_t resident = 0;
+  {
+    std::lock_guard l(aging_mutex_);
+    resident = lru_.nr_resident();
+  }
+  const uint64_t max_empty_passes = 3 + 2 * resident / kPagesPerExtent;
   while (freed < pages && !refused && !retired()) {
     std::vector<uint64_t> victims;
     {
@@ -388,7 +398,7 @@ uint64_t GuestMm::swap_out_cold(uint64_t pages) {
     }
     if (victims.empty()) {
       // A pass with an empty inactive list only refills it; one more may find victims.
-      if (++empty_passes > 2) break;
+      if (++empty_passes > max_empty_passes) break;
       continue;
     }
     empty_passes = 0;
@@ -408,7 +418,7 @@ uint64_t GuestMm::swap_out_cold(uint64_t pages) {
       k = end;
     }
     freed += got;
-    if (got == 0 && !refused && ++empty_passes > 2) break;
+    if (got == 0 && !refused && ++empty_passes > max_empty_passes) break;
   }
   return freed;
 }

@@ -136,6 +136,21 @@ TEST_F(ReclaimTest, PagesReferencedInTwoPeriodsStayResidentWhileUsedOncePagesGo)
   expect_values(g, 0, 1024);
 }
 
+TEST_F(ReclaimTest, WhenEveryPageIsHotReclaimStillFindsVictims) {
+  make(16 * kMiB);
+  GuestMm* g = add("vm1", 4 * kMiB);
+  ASSERT_EQ(fill(g, 0, 1024), 1024u);
+  // Every page referenced in two periods: all active, nothing looks cold.
+  for (int period = 0; period < 2; ++period) {
+    g->sample_round(1024);
+    expect_values(g, 0, 1024);
+  }
+  ASSERT_EQ(g->reclaim_info().lru_active, 1024u);
+  set(g, Limit::max, 400);
+  EXPECT_LE(snap(g).current, 400u);
+  expect_values(g, 0, 1024);
+}
+
 TEST_F(ReclaimTest, LoweringMaxWithoutSwapFailsAndKeepsTheLimit) {
   make(16 * kMiB);
   GuestMm* g = add("vm1", 4 * kMiB);
