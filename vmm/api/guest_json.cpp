@@ -254,6 +254,12 @@ json::object pool_json(const gmm::PoolStats& p) {
           {"punch_calls", p.punch_calls},             {"guests", p.guests}};
 }
 
+HttpResponse json_ok(const boost::json::value& v, unsigned status) {
+  return HttpResponse{status, "application/json", boost::json::serialize(v)};
+}
+
+HttpResponse error_response(const Error& e) { return json_error(http_status_for(e), e.message()); }
+
 unsigned http_status_for(const Error& e) {
   if (e.code == std::errc::no_such_file_or_directory) return 404;
   if (e.code == std::errc::file_exists || e.code == std::errc::operation_not_permitted ||

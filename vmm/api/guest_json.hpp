@@ -19,6 +19,7 @@
 
 #include "guestmm/base/error.hpp"
 #include "guestmm/memory_manager.hpp"
+#include "vmm/api/http.hpp"
 #include "vmm/config/guest_config.hpp"
 #include "vmm/host/guest.hpp"
 
@@ -31,5 +32,8 @@ namespace tide::vmm::api {
 [[nodiscard]] boost::json::object pool_json(const gmm::PoolStats& pool);
 // The HTTP status for an error from the guest manager (404 unknown guest, 409 conflict...).
 [[nodiscard]] unsigned http_status_for(const Error& error);
+// A JSON answer, and an error as tide's one error shape with the status above.
+[[nodiscard]] HttpResponse json_ok(const boost::json::value& v, unsigned status = 200);
+[[nodiscard]] HttpResponse error_response(const Error& e);
 
 }  // namespace tide::vmm::api

@@ -9,12 +9,6 @@ namespace tide::vmm::api {
 namespace json = boost::json;
 namespace {
 
-HttpResponse json_ok(const json::value& v, unsigned status = 200) {
-  return HttpResponse{status, "application/json", json::serialize(v)};
-}
-
-HttpResponse error_response(const Error& e) { return json_error(http_status_for(e), e.message()); }
-
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;

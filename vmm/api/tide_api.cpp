@@ -17,12 +17,6 @@ namespace tide::vmm::api {
 namespace json = boost::json;
 namespace {
 
-HttpResponse json_ok(const json::value& v, unsigned status = 200) {
-  return HttpResponse{status, "application/json", json::serialize(v)};
-}
-
-HttpResponse error_response(const Error& e) { return json_error(http_status_for(e), e.message()); }
-
 // Splits "/api/v1/guests/g1/boot?x=1" into {"guests","g1","boot"} and the query.
 std::vector<std::string> path_parts(const std::string& target, std::string* query) {
   std::string path = target;
