@@ -134,9 +134,11 @@ Status MemoryManager::set_memcg_limit(memcg::MemcgId id, memcg::Limit limit, uin
   if (limit == memcg::Limit::max) {
     // Reclaim first, under the old max: the balloon needs the guest running (its driver
     // touches pages to inflate), which it cannot do if its faults already wait at the new
-    // max. set_max then takes the rest, bounded, under the new one.
+    // max. It goes a watermark below the new max, so the guest does not meet the limit on
+    // its next page. set_max then takes the rest, bounded, under the new one.
     auto snap = memcg_.snapshot(id);
-    if (snap && snap->current > pages) (void)engine_->reclaim(id, snap->current - pages);
+    const uint64_t goal = pages - std::min(pages, reclaim::ReclaimEngine::watermark(pages));
+    if (snap && snap->current > pages) (void)engine_->reclaim(id, snap->current - goal);
     return memcg_.set_max(id, pages, *engine_);
   }
   TIDE_TRY(memcg_.set_limit(id, limit, pages));

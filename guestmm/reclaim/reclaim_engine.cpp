@@ -9,16 +9,7 @@
 #include "guestmm/memory_manager.hpp"
 
 namespace tide::gmm::reclaim {
-namespace {
-
-// Background reclaim starts when a guest's room under its max falls below this, and takes
-// it back to twice this (kswapd's low and high watermarks, per guest): 1/32 of the max,
-// between 1 MiB and 32 MiB.
-uint64_t watermark(uint64_t max_pages) {
-  return std::clamp<uint64_t>(max_pages / 32, 256, 8192);
-}
-
-}  // namespace
+uint64_t ReclaimEngine::watermark(uint64_t max_pages) { return std::clamp<uint64_t>(max_pages / 32, 256, 8192); }
 
 ReclaimEngine::ReclaimEngine(MemoryManager& mm, ReclaimEngineOptions options) : mm_(mm), options_(options) {}
 
@@ -99,7 +90,18 @@ void ReclaimEngine::settle(GuestMm& g, bool sample) {
     freed += reclaim_guest(g, 2 * wm - *room, /*may_swap=*/!balloon_busy(g));
   }
   if (snap->current > snap->settings.high) freed += reclaim_guest(g, snap->current - snap->settings.high);
+  if (parked > 0) {
+    std::lock_guard l(state_mutex_);
+    if (waiting_.insert(&g).second) {
+      log::info("%s: %llu fault(s) wait at %s's %s; reclaiming", g.name().c_str(), static_cast<unsigned long long>(parked),
+                node_path(g.parked_on()).c_str(), g.pool_starved() ? "pool" : "max");
+    }
+  }
   const uint64_t still = g.retry_parked();
+  if (still == 0) {
+    std::lock_guard l(state_mutex_);
+    if (waiting_.erase(&g) != 0) log::info("%s: its faults are served again", g.name().c_str());
+  }
   if (still > 0 && tried && freed == 0 && !g.pool_starved()) {
     out_of_memory(g, g.parked_on());
   } else if (still == 0) {
@@ -257,6 +259,7 @@ bool ReclaimEngine::stalled(const GuestMm& g) const {
 void ReclaimEngine::forget(GuestMm& g) {
   std::lock_guard l(state_mutex_);
   stalled_.erase(&g);
+  waiting_.erase(&g);
   last_balloon_ask_.erase(&g);
 }
 

@@ -76,6 +76,11 @@ class ReclaimEngine final : public memcg::Reclaimer {
   ReclaimEngine& operator=(const ReclaimEngine&) = delete;
   ~ReclaimEngine() override;
 
+  // Background reclaim starts when a guest's room under its max falls below this, and
+  // takes it back to twice this (kswapd's low and high watermarks, per guest): 1/32 of the
+  // max, between 1 MiB and 32 MiB.
+  [[nodiscard]] static uint64_t watermark(uint64_t max_pages);
+
   void start();
   void stop();
   // Something changed (a fault parked or throttled, a limit raised): run soon.
@@ -111,6 +116,7 @@ class ReclaimEngine final : public memcg::Reclaimer {
   bool wake_ = false;
   bool stop_ = false;
   std::set<const GuestMm*> stalled_;
+  std::set<const GuestMm*> waiting_;  // guests with parked faults (logged once per episode)
   std::map<const GuestMm*, std::chrono::steady_clock::time_point> last_balloon_ask_;
   ReclaimEngineStats stats_;
   std::chrono::steady_clock::time_point last_sample_{};
