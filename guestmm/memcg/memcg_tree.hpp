@@ -172,6 +172,8 @@ class MemcgTree {
   // `leaf` and its ancestors, leaf first.
   [[nodiscard]] size_t path_locked(Node* leaf, std::array<Node*, kMaxDepth>& out) const;
   void count_event_locked(Node* node, Event event, uint64_t n);
+  // uncharge (memory) and uncharge_swap: one walk, takes the mutex.
+  [[nodiscard]] Status uncharge_counter(MemcgId leaf, uint64_t pages, bool memory);
   [[nodiscard]] std::string path_locked(const Node& node) const;
   [[nodiscard]] MemcgSnapshot snapshot_locked(const Node& node) const;
   [[nodiscard]] Result<std::vector<ProtectionInput>> protection_view_locked(MemcgId reclaim_root) const;

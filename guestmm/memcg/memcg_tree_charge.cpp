@@ -1,6 +1,7 @@
 // MemcgTree: charges, stats and events — the fault path's part. Each call holds the tree
 // mutex for one walk up the guest's path (at most kMaxDepth nodes) and never allocates.
 #include <algorithm>
+#include <span>
 
 #include "guestmm/base/log.hpp"
 #include "guestmm/memcg/memcg_tree.hpp"
@@ -14,6 +15,47 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
 Error too_large(const char* what, uint64_t n) {
   return make_error(std::errc::value_too_large,
                     log::strf("%s of %llu pages would take a counter beyond %llu pages", what, ull(n), ull(kMaxPages)));
+}
+
+// The two counters a node is charged on, memory and swap: try_charge and try_charge_swap
+// (and the uncharges) are the same walk up the path over a different counter.
+struct Counter {
+  uint64_t Node::*current;
+  uint64_t Node::*peak;
+  uint64_t MemcgSettings::*limit;
+  const char* charge;    // for messages: "a charge"
+  const char* uncharge;  // "uncharge"
+};
+constexpr Counter kMemory{&Node::current, &Node::peak, &MemcgSettings::max, "a charge", "uncharge"};
+constexpr Counter kSwap{&Node::swap_current, &Node::swap_peak, &MemcgSettings::swap_max, "a swap charge",
+                        "swap uncharge"};
+
+// Adds `pages` to `c` on every node of `path`, or to none: a counter that would pass
+// kMaxPages is an error; the first node whose limit the charge would pass is returned
+// (nothing charged). nullptr: charged everywhere.
+Result<Node*> add_on_path(std::span<Node* const> path, uint64_t pages, const Counter& c) {
+  // Check every level before touching any, so a refused charge leaves nothing behind.
+  for (Node* n : path) {
+    if (pages > kMaxPages - n->*c.current) return too_large(c.charge, pages);
+  }
+  for (Node* n : path) {
+    if (n->*c.current + pages > n->settings.*c.limit) return n;
+  }
+  for (Node* n : path) {
+    n->*c.current += pages;
+    n->*c.peak = std::max(n->*c.peak, n->*c.current);
+  }
+  return nullptr;
+}
+
+// Takes `pages` off `c` on every node of `path`, or off none: the first node holding
+// fewer is returned (an accounting bug). nullptr: done.
+Node* sub_on_path(std::span<Node* const> path, uint64_t pages, const Counter& c) {
+  for (Node* n : path) {
+    if (n->*c.current < pages) return n;
+  }
+  for (Node* n : path) n->*c.current -= pages;
+  return nullptr;
 }
 
 }  // namespace
@@ -34,22 +76,14 @@ Result<ChargeResult> MemcgTree::try_charge(MemcgId leaf, uint64_t pages) {
     return r;
   }
   std::array<Node*, kMaxDepth> path{};
-  const size_t n = path_locked(node, path);
-  // Check every level before touching any, so a refused charge leaves nothing behind.
-  for (size_t i = 0; i < n; ++i) {
-    if (pages > kMaxPages - path[i]->current) return too_large("a charge", pages);
+  const std::span<Node* const> nodes(path.data(), path_locked(node, path));
+  TIDE_TRY_ASSIGN(limited, add_on_path(nodes, pages, kMemory));
+  if (limited != nullptr) {
+    count_event_locked(limited, Event::max, 1);
+    r.limited_by = limited->id;
+    return r;
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (path[i]->current + pages > path[i]->settings.max) {
-      count_event_locked(path[i], Event::max, 1);
-      r.limited_by = path[i]->id;
-      return r;
-    }
-  }
-  for (size_t i = 0; i < n; ++i) {
-    Node* c = path[i];
-    c->current += pages;
-    c->peak = std::max(c->peak, c->current);
+  for (Node* c : nodes) {
     if (c->current > c->settings.high) r.over_high.push(c->id);
   }
   for (MemcgId id : r.over_high) count_event_locked(nodes_[id.value()].get(), Event::high, 1);
@@ -83,21 +117,7 @@ Result<ChargeResult> MemcgTree::charge_force(MemcgId leaf, uint64_t pages) {
   return r;
 }
 
-Status MemcgTree::uncharge(MemcgId leaf, uint64_t pages) {
-  std::lock_guard l(mutex_);
-  TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
-  std::array<Node*, kMaxDepth> path{};
-  const size_t n = path_locked(node, path);
-  for (size_t i = 0; i < n; ++i) {
-    if (path[i]->current < pages) {
-      return make_error(std::errc::state_not_recoverable,
-                        log::strf("uncharge of %llu pages from %s, which has %llu charged: accounting bug",
-                                  ull(pages), path_locked(*path[i]).c_str(), ull(path[i]->current)));
-    }
-  }
-  for (size_t i = 0; i < n; ++i) path[i]->current -= pages;
-  return ok();
-}
+Status MemcgTree::uncharge(MemcgId leaf, uint64_t pages) { return uncharge_counter(leaf, pages, true); }
 
 Result<SwapChargeResult> MemcgTree::try_charge_swap(MemcgId leaf, uint64_t pages) {
   std::lock_guard l(mutex_);
@@ -108,39 +128,30 @@ Result<SwapChargeResult> MemcgTree::try_charge_swap(MemcgId leaf, uint64_t pages
     return r;
   }
   std::array<Node*, kMaxDepth> path{};
-  const size_t n = path_locked(node, path);
-  for (size_t i = 0; i < n; ++i) {
-    if (pages > kMaxPages - path[i]->swap_current) return too_large("a swap charge", pages);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (path[i]->swap_current + pages > path[i]->settings.swap_max) {
-      count_event_locked(path[i], Event::swap_max, 1);
-      count_event_locked(node, Event::swap_fail, 1);
-      r.limited_by = path[i]->id;
-      return r;
-    }
-  }
-  for (size_t i = 0; i < n; ++i) {
-    path[i]->swap_current += pages;
-    path[i]->swap_peak = std::max(path[i]->swap_peak, path[i]->swap_current);
+  const std::span<Node* const> nodes(path.data(), path_locked(node, path));
+  TIDE_TRY_ASSIGN(limited, add_on_path(nodes, pages, kSwap));
+  if (limited != nullptr) {
+    count_event_locked(limited, Event::swap_max, 1);
+    count_event_locked(node, Event::swap_fail, 1);
+    r.limited_by = limited->id;
+    return r;
   }
   r.charged = true;
   return r;
 }
 
-Status MemcgTree::uncharge_swap(MemcgId leaf, uint64_t pages) {
+Status MemcgTree::uncharge_swap(MemcgId leaf, uint64_t pages) { return uncharge_counter(leaf, pages, false); }
+
+Status MemcgTree::uncharge_counter(MemcgId leaf, uint64_t pages, bool memory) {
   std::lock_guard l(mutex_);
   TIDE_TRY_ASSIGN(node, leaf_locked(leaf));
+  const Counter& c = memory ? kMemory : kSwap;
   std::array<Node*, kMaxDepth> path{};
-  const size_t n = path_locked(node, path);
-  for (size_t i = 0; i < n; ++i) {
-    if (path[i]->swap_current < pages) {
-      return make_error(std::errc::state_not_recoverable,
-                        log::strf("swap uncharge of %llu pages from %s, which has %llu charged: accounting bug",
-                                  ull(pages), path_locked(*path[i]).c_str(), ull(path[i]->swap_current)));
-    }
+  if (Node* short_node = sub_on_path(std::span<Node* const>(path.data(), path_locked(node, path)), pages, c)) {
+    return make_error(std::errc::state_not_recoverable,
+                      log::strf("%s of %llu pages from %s, which has %llu charged: accounting bug", c.uncharge, ull(pages),
+                                path_locked(*short_node).c_str(), ull(short_node->*c.current)));
   }
-  for (size_t i = 0; i < n; ++i) path[i]->swap_current -= pages;
   return ok();
 }
 
