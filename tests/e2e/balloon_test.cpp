@@ -23,17 +23,6 @@ uint64_t num(const std::map<std::string, std::string>& f, const std::string& k) 
   return it == f.end() ? UINT64_MAX : std::stoull(it->second);
 }
 
-uint64_t u64(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* at = &v;
-  for (const char* k : path) {
-    if (!at->is_object() || !at->as_object().contains(k)) return UINT64_MAX;
-    at = &at->as_object().at(k);
-  }
-  if (at->is_uint64()) return at->as_uint64();
-  if (at->is_int64()) return static_cast<uint64_t>(at->as_int64());
-  return UINT64_MAX;
-}
-
 // --- tide run -------------------------------------------------------------------------
 
 TEST(Balloon, CompactionDuringALargeBalloonKeepsEverythingExact) {

@@ -9,12 +9,25 @@
 
 #include <chrono>
 #include <filesystem>
+#include <initializer_list>
 #include <fstream>
 #include <memory>
 
 #include "e2e_util.hpp"
 
 namespace tide::test {
+
+// The unsigned number at `path` in a JSON answer (nested keys), or UINT64_MAX if absent.
+inline uint64_t u64(const boost::json::value& v, std::initializer_list<const char*> path) {
+  const boost::json::value* at = &v;
+  for (const char* k : path) {
+    if (!at->is_object() || !at->as_object().contains(k)) return UINT64_MAX;
+    at = &at->as_object().at(k);
+  }
+  if (at->is_uint64()) return at->as_uint64();
+  if (at->is_int64()) return static_cast<uint64_t>(at->as_int64());
+  return UINT64_MAX;
+}
 
 class HostFixture : public ::testing::Test {
  protected:

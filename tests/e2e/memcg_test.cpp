@@ -47,17 +47,6 @@ json::value api_get(const std::string& socket_path, const std::string& path) {
   return ec ? json::value(nullptr) : v;
 }
 
-uint64_t u64(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* at = &v;
-  for (const char* k : path) {
-    if (!at->is_object() || !at->as_object().contains(k)) return UINT64_MAX;
-    at = &at->as_object().at(k);
-  }
-  if (at->is_uint64()) return at->as_uint64();
-  if (at->is_int64()) return static_cast<uint64_t>(at->as_int64());
-  return UINT64_MAX;
-}
-
 std::string domain(const std::string& name, const std::string& memory, const std::string& memtune,
                    const std::string& script, const std::string& extra_devices, const std::string& metadata = "") {
   return "<domain type='kvm'>\n  <name>" + name + "</name>\n  <memory unit='MiB'>" + memory + "</memory>\n" +
