@@ -194,6 +194,8 @@ class GuestMm {
   // Brings a whole frameless extent (Swapped and Empty pages) into one 2 MiB block,
   // charged already. not_enough_memory if no block is free.
   [[nodiscard]] Status swap_in_extent(uint64_t extent, bool over_high);
+  // The pages of `slots` are Present again: their slots and swap charge go back.
+  void swapped_in(std::span<const swap::Slot> slots);
   // Swaps out the Present pages among `indices` (one extent, ascending); returns the
   // pages freed. Takes the extent lock. `swap_refused`: swap.max or the file said no.
   [[nodiscard]] uint64_t swap_out_extent(std::span<const uint64_t> indices, bool* swap_refused);

@@ -213,17 +213,23 @@ Status GuestMm::swap_in(uint64_t index, P2mEntry e) {
   }
   own(index, choice->mfn);
   p2m_.store(index, P2mEntry::present(choice->mfn));
-  {
-    std::lock_guard l(swap_mutex_);
-    if (auto rs = swap_->release(slot); !rs) log::error("%s: %s", name_.c_str(), rs.error().message().c_str());
-  }
-  if (auto us = mm_.memcg().uncharge_swap(memcg_id_, 1); !us) log::error("%s: %s", name_.c_str(), us.error().message().c_str());
-  counters_.swapped.fetch_sub(1, std::memory_order_relaxed);
-  counters_.swap_in.fetch_add(1, std::memory_order_relaxed);
+  swapped_in(std::span(&slot, 1));
   counters_.resident.fetch_add(1, std::memory_order_relaxed);
-  (void)mm_.memcg().stat_add(memcg_id_, memcg::Stat::swap_in, 1);
   lru_add(index, 1);
   return wake_or_throttle(off, kPageSize, !charge.over_high.empty());
+}
+
+void GuestMm::swapped_in(std::span<const swap::Slot> slots) {
+  {
+    std::lock_guard l(swap_mutex_);
+    if (auto rs = swap_->release(slots); !rs) log::error("%s: %s", name_.c_str(), rs.error().message().c_str());
+  }
+  if (auto us = mm_.memcg().uncharge_swap(memcg_id_, slots.size()); !us) {
+    log::error("%s: %s", name_.c_str(), us.error().message().c_str());
+  }
+  counters_.swapped.fetch_sub(slots.size(), std::memory_order_relaxed);
+  counters_.swap_in.fetch_add(slots.size(), std::memory_order_relaxed);
+  (void)mm_.memcg().stat_add(memcg_id_, memcg::Stat::swap_in, slots.size());
 }
 
 Status GuestMm::swap_in_extent(uint64_t extent, bool over_high) {
@@ -286,17 +292,8 @@ Status GuestMm::swap_in_extent(uint64_t extent, bool over_high) {
     own(first + k, *block + k);
     p2m_.store(first + k, P2mEntry::present(*block + k));
   }
-  {
-    std::lock_guard l(swap_mutex_);
-    if (auto rs = swap_->release(slots); !rs) log::error("%s: %s", name_.c_str(), rs.error().message().c_str());
-  }
-  if (auto us = mm_.memcg().uncharge_swap(memcg_id_, slots.size()); !us) {
-    log::error("%s: %s", name_.c_str(), us.error().message().c_str());
-  }
-  counters_.swapped.fetch_sub(slots.size(), std::memory_order_relaxed);
-  counters_.swap_in.fetch_add(slots.size(), std::memory_order_relaxed);
+  swapped_in(slots);
   counters_.resident.fetch_add(kPagesPerExtent, std::memory_order_relaxed);
-  (void)mm_.memcg().stat_add(memcg_id_, memcg::Stat::swap_in, slots.size());
   lru_add(first, kPagesPerExtent);
   return wake_or_throttle(off, kExtentSize, over_high);
 }
